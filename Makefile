@@ -1,0 +1,37 @@
+# Two commands on a fresh machine (each installs what it needs):
+#   make demo   - the main job on the bundled default
+#   make test   - lint, types and the whole test suite, with the real Litestream binaries
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LITESTREAM_VERSIONS := 0.3.13 0.5.17
+# Test processes mostly wait on Litestream's intervals, so more workers than cores pays off.
+WORKERS ?= 4
+
+.PHONY: demo test lint litestream bench docs clean
+
+$(STAMP): pyproject.toml setup.py litefix/_native.c
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+litestream: $(STAMP)
+	@$(BIN)/python tools/install_litestream.py $(LITESTREAM_VERSIONS) >/dev/null
+
+demo: $(STAMP) litestream
+	$(BIN)/litefix diagnose fixtures/incident/app.db || true
+
+lint: $(STAMP)
+	$(BIN)/ruff check litefix tests fixtures tools
+	$(BIN)/mypy
+	$(BIN)/python tools/docs.py --check || (echo "README tables are stale: run python tools/docs.py" && exit 1)
+
+test: lint litestream
+	$(BIN)/pytest -n $(WORKERS)
+
+docs: $(STAMP)
+	$(BIN)/python tools/docs.py
+
+clean:
+	rm -rf $(VENV) .cache build *.egg-info litefix/*.so

@@ -1,0 +1,3 @@
+from litefix.cli import main
+
+main()

@@ -1,0 +1,122 @@
+"""The command line: parse, call the library, render, exit. No logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated, NoReturn
+
+import typer
+
+from litefix import __version__
+from litefix.errors import EXIT_CANNOT_INSPECT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, LitefixError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Diagnose and repair SQLite databases replicated with Litestream, from evidence.",
+)
+
+
+class FailOn(StrEnum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class IntegrityMode(StrEnum):
+    quick = "quick"
+    full = "full"
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"litefix {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Diagnose and repair SQLite databases replicated with Litestream, from evidence."""
+
+
+@app.command()
+def diagnose(
+    db: Annotated[str, typer.Argument(help="Path to the SQLite database file.", show_default=False)],
+    json_out: JsonFlag = False,
+    fail_on: FailOnOpt = FailOn.error,
+    integrity: Annotated[
+        IntegrityMode | None,
+        typer.Option("--integrity", help="Also run PRAGMA quick_check or integrity_check (reads every page)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every inspector and its facts.")] = False,
+) -> None:
+    """Read the real state of a database and say what is wrong, without changing a byte.
+
+    Example: litefix diagnose /data/production_cable.sqlite3 --fail-on warning
+    """
+    from litefix.context import Options
+    from litefix.diagnose import diagnose as run
+    from litefix.model import Severity
+    from litefix.render import diagnosis_text, to_json
+
+    diagnosis = run(db, Options(integrity=integrity.value if integrity else None))
+    typer.echo(to_json(diagnosis.to_json()) if json_out else diagnosis_text(diagnosis, verbose))
+    if diagnosis.at_or_above(Severity(fail_on.value)):
+        raise typer.Exit(EXIT_FINDINGS)
+    if not diagnosis.inspected:
+        raise typer.Exit(EXIT_CANNOT_INSPECT)
+    raise typer.Exit(EXIT_OK)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: one place decides what the user sees when something goes wrong."""
+    try:
+        # Without standalone mode click returns typer.Exit's code instead of raising it.
+        code = app(args=argv, prog_name="litefix", standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except LitefixError as exc:
+        _error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if _click_usage_error(exc):
+            sys.exit(2)
+        if os.environ.get("LITEFIX_DEBUG"):
+            raise
+        _error(
+            f"litefix crashed: {type(exc).__name__}: {exc}",
+            "this is a bug in litefix; rerun with LITEFIX_DEBUG=1 for the traceback and report it",
+        )
+        sys.exit(EXIT_CANNOT_INSPECT)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _click_usage_error(exc: Exception) -> bool:
+    """Typer/click usage errors (bad option, missing argument): show them like click does."""
+    show = getattr(exc, "show", None)
+    exit_code = getattr(exc, "exit_code", None)
+    if callable(show) and exit_code is not None:
+        show()
+        return True
+    return False
+
+
+def _error(message: str, hint: str = "") -> None:
+    typer.echo(f"Error: {message}", err=True)
+    if hint:
+        typer.echo(f"Hint: {hint}", err=True)

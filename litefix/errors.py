@@ -1,0 +1,88 @@
+"""Expected failures: things a user can cause, each with what to do about it.
+
+The CLI turns any of these into one `Error: …` line plus a hint and the exit code
+below; anything else is a bug and gets a traceback-free report with exit code 3.
+"""
+
+from __future__ import annotations
+
+# Exit codes, documented in the README and checked by tests/test_docs.py.
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_CANNOT_INSPECT = 3
+EXIT_REFUSED = 4
+EXIT_REPAIR_FAILED = 5
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = {
+    EXIT_OK: "Nothing at or above `--fail-on` (default `error`); for `repair`, the database is healthy afterwards.",
+    EXIT_FINDINGS: "At least one finding at or above `--fail-on`.",
+    EXIT_USAGE: "Usage error: unknown command or option, bad value, unreadable or invalid config.",
+    EXIT_CANNOT_INSPECT: "Could not inspect: permission denied, I/O error, or an inspector failed (named in the "
+    "output).",
+    EXIT_REFUSED: "Refused: the action could lose data (a live process holds the database, another repair runs, "
+    "no replica).",
+    EXIT_REPAIR_FAILED: "A repair step failed; nothing was lost, the journal says how to `--resume` or roll back.",
+    EXIT_INTERRUPTED: "Interrupted (Ctrl-C / SIGINT).",
+}
+
+
+class LitefixError(Exception):
+    """Base of every expected error. `message` is one sentence; `hint` says what to do."""
+
+    exit_code = EXIT_CANNOT_INSPECT
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(LitefixError):
+    """The command line or its arguments make no sense."""
+
+    exit_code = EXIT_USAGE
+
+
+class CannotInspect(LitefixError):
+    """Something that must be read could not be: permissions, I/O errors."""
+
+    exit_code = EXIT_CANNOT_INSPECT
+
+
+class ConfigError(LitefixError):
+    """The Litestream config is missing, unreadable or malformed."""
+
+    exit_code = EXIT_USAGE
+
+
+class Refused(LitefixError):
+    """litefix will not do this because it could lose data (or needs --force)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class RepairFailed(LitefixError):
+    """A repair step failed; the journal says where, and how to resume or roll back."""
+
+    exit_code = EXIT_REPAIR_FAILED
+
+
+def describe_os_error(exc: OSError, what: str) -> CannotInspect:
+    """Turn an OSError into a sentence a user can act on."""
+    import errno
+
+    path = exc.filename or what
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return CannotInspect(
+            f"permission denied reading {path}",
+            "run litefix as the user that owns the database (or with sudo), or fix the file's permissions",
+        )
+    if exc.errno == errno.EIO:
+        return CannotInspect(f"I/O error reading {path}", "the disk or filesystem is failing; copy what you can")
+    if exc.errno == errno.ELOOP:
+        return CannotInspect(f"{path} is a symlink loop", "point the path at the real database file")
+    return CannotInspect(
+        f"cannot read {path}: {exc.strerror or exc}", "check that the path and its directory are readable"
+    )

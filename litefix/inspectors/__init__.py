@@ -1,0 +1,37 @@
+"""Inspectors: one module per thing inspected, run cheap before expensive.
+
+Each inspector is a function `inspect(ctx) -> Report`. It reads through the
+context (so every file is read once), returns facts and findings, and never
+prints. It raises `Skip` when there is nothing for it to look at; any other
+exception becomes a failed run in the diagnosis, never a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from litefix.context import Context
+from litefix.model import JSON, Finding
+
+
+@dataclass
+class Report:
+    facts: dict[str, JSON] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+Inspector = Callable[[Context], Report]
+
+
+def registry() -> dict[str, Inspector]:
+    """The inspectors in the order they run. Imported lazily: `--help` stays fast."""
+    from litefix.inspectors import database_file, integrity, litestream_tables, shm, wal
+
+    return {
+        "database-file": database_file.inspect,
+        "wal": wal.inspect,
+        "shm": shm.inspect,
+        "litestream-tables": litestream_tables.inspect,
+        "integrity": integrity.inspect,
+    }

@@ -1,0 +1,66 @@
+"""Litestream's bookkeeping tables, as a reader that applies the committed WAL sees them.
+
+Litestream creates `_litestream_seq` and `_litestream_lock` once per process, at
+start. Their absence in a file that Litestream already manages (a meta dir exists)
+means the file was replaced or its tables dropped under a running replicator: the
+exact `no such table: _litestream_seq` of the incident.
+"""
+
+from __future__ import annotations
+
+import os
+
+from litefix.codes import CODES
+from litefix.context import Context
+from litefix.inspectors import Report
+from litefix.model import Severity
+from litefix.schema import SchemaError, read_schema
+
+
+def inspect(ctx: Context) -> Report:
+    ctx.require_header()
+    report = Report()
+    try:
+        schema = read_schema(ctx.db)
+    except SchemaError as exc:
+        if ctx.wal_changed_since_scan():
+            report.facts["schema"] = f"inconclusive: the -wal changed while it was read ({exc})"
+            return report
+        ctx.remember("schema_error", str(exc))
+        report.findings.append(
+            CODES["integrity-failed"].finding(
+                f"SQLite cannot read the schema of {ctx.db} with its -wal applied: {exc}",
+                {"sqlite_error": str(exc), "stage": "schema"},
+            )
+        )
+        try:  # the file on its own may still say what it is
+            schema = read_schema(ctx.db, ignore_wal=True)
+        except SchemaError:
+            return report
+        report.facts["view"] = "database file alone (its -wal cannot be applied)"
+    ctx.remember("schema", schema)
+    report.facts["tables"] = len(schema.tables)
+    report.facts["litestream_tables"] = [t for t in schema.tables if t.startswith("_litestream")]
+    if schema.litestream_seq is not None:
+        report.facts["litestream_seq"] = schema.litestream_seq
+    missing = schema.missing_litestream_tables
+    if not missing:
+        return report
+    managed = os.path.isdir(ctx.meta_dir)
+    evidence: dict[str, object] = {
+        "view": report.facts.get("view", "database file with its committed -wal frames"),
+        "missing": list(missing),
+        "tables": list(schema.tables[:20]),
+        "meta_dir": ctx.meta_dir if managed else None,
+    }
+    if managed:
+        message = (
+            f"{ctx.db} has no {' or '.join(missing)} but Litestream's meta dir {ctx.meta_dir} exists: "
+            "the file was replaced or its tables dropped after Litestream initialised it"
+        )
+        severity = Severity.ERROR
+    else:
+        message = f"{ctx.db} has no {' or '.join(missing)}: Litestream has not initialised it yet"
+        severity = Severity.WARNING
+    report.findings.append(CODES["litestream-tables-missing"].finding(message, evidence, severity=severity))
+    return report

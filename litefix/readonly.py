@@ -1,0 +1,92 @@
+"""Open an SQLite database so that nothing next to it can change.
+
+Measured with real files: a read-write open checkpoints and deletes the -wal on
+close; `mode=ro` still creates a -shm (and sometimes a 0-byte -wal, which then
+breaks Litestream 0.3 with `read header: EOF`). This VFS opens every file
+read-only, refuses to create, write, truncate or delete anything, and makes locks
+no-ops. Its files have no shared-memory methods, so with `locking_mode=EXCLUSIVE`
+SQLite builds the wal-index in heap memory from the -wal instead of touching -shm.
+
+The price: without locks a concurrent checkpoint can be seen half-done. Callers
+treat "malformed" on a live database as inconclusive, not as corruption.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import apsw
+
+VFS_NAME = "litefix-readonly"
+_WRITE_FLAGS = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE | apsw.SQLITE_OPEN_DELETEONCLOSE
+
+
+class _ReadOnlyFile(apsw.VFSFile):
+    def xWrite(self, data: bytes, offset: int) -> None:
+        raise apsw.ReadOnlyError("litefix opened this file read-only")
+
+    def xTruncate(self, newsize: int) -> None:
+        raise apsw.ReadOnlyError("litefix opened this file read-only")
+
+    def xSync(self, flags: int) -> None:
+        return None
+
+    def xLock(self, level: int) -> None:
+        return None
+
+    def xUnlock(self, level: int) -> None:
+        return None
+
+    def xCheckReservedLock(self) -> bool:
+        return False
+
+
+class _ReadOnlyVFS(apsw.VFS):
+    def __init__(self) -> None:
+        super().__init__(VFS_NAME, "")
+
+    def xOpen(self, name: str | apsw.URIFilename | None, flags: list[int]) -> _ReadOnlyFile:
+        filename = name.filename() if isinstance(name, apsw.URIFilename) else name
+        if not isinstance(filename, str) or not os.path.exists(filename):
+            # A missing -wal or -journal must stay missing; SQLite copes with CANTOPEN.
+            raise apsw.CantOpenError(f"litefix will not create {filename}")
+        flags[0] = (flags[0] & ~_WRITE_FLAGS) | apsw.SQLITE_OPEN_READONLY
+        return _ReadOnlyFile("", name, flags)
+
+    def xDelete(self, filename: str, syncdir: bool) -> None:
+        raise apsw.ReadOnlyError(f"litefix will not delete {filename}")
+
+
+@functools.cache
+def _ensure_vfs() -> _ReadOnlyVFS:
+    """Register the VFS once per process (SQLite keeps it until the object dies)."""
+    return _ReadOnlyVFS()
+
+
+@contextmanager
+def open_readonly(path: str, *, ignore_wal: bool = False) -> Iterator[apsw.Connection]:
+    """A connection that reads the database plus its committed WAL frames and writes nothing.
+
+    `ignore_wal` reads the database file alone, for when the -wal beside it is foreign.
+    """
+    _ensure_vfs()
+    uri = "file:" + _quote(os.path.abspath(path)) + "?mode=ro"
+    if ignore_wal or not os.path.exists(os.path.realpath(path) + "-wal"):
+        # SQLite insists on opening (creating) a -wal for a WAL-mode file; with none
+        # there, the file alone is the whole database, so read it as immutable.
+        uri += "&immutable=1"
+    con = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI, vfs=VFS_NAME)
+    try:
+        con.execute("PRAGMA locking_mode=EXCLUSIVE")
+        yield con
+    finally:
+        con.close()
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")

@@ -1,0 +1,5 @@
+"""Only here to declare the optional C speed-up; everything else lives in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("litefix._native", ["litefix/_native.c"], optional=True)])

@@ -1,0 +1,62 @@
+"""Small shared tools for the tests: run the real CLI, fingerprint a directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def litefix(
+    *args: str | os.PathLike[str],
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: str | os.PathLike[str] | None = None,
+    user: int | None = None,
+) -> Result:
+    """Run `python -m litefix ARGS` as a real process, the way users and entrypoints do."""
+    cmd = [sys.executable, "-m", "litefix", *map(str, args)]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd, check=False)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def fingerprint(directory: str | os.PathLike[str]) -> dict[str, tuple[object, ...]]:
+    """Every file under `directory`: kind, size, mtime, mode, sha256. Symlinks are not followed."""
+    out: dict[str, tuple[object, ...]] = {}
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            rel = os.path.relpath(path, directory)
+            if os.path.islink(path):
+                out[rel] = ("link", os.readlink(path))
+            elif os.path.isdir(path):
+                out[rel] = ("dir", st.st_mode, st.st_mtime_ns)
+            else:
+                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                out[rel] = ("file", st.st_size, st.st_mtime_ns, st.st_mode, st.st_ino, digest)
+    return out
+
+
+def codes(result: Result) -> list[str]:
+    return sorted({f["code"] for f in result.json()["findings"]})
