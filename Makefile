@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LITESTREAM_VERSIONS := 0.3.13 0.5.17
+LITESTREAM_VERSIONS := 0.3.13 0.5.15 0.5.17
 # Test processes mostly wait on Litestream's intervals, so more workers than cores pays off.
 WORKERS ?= 4
 
