@@ -33,6 +33,12 @@ class IntegrityMode(StrEnum):
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", help="litestream.yml (default: LITESTREAM_CONFIG, ./litestream.yml, /etc).")
+]
+LitestreamOpt = Annotated[
+    str | None, typer.Option("--litestream", help="The litestream binary (default: LITEFIX_LITESTREAM, then PATH).")
+]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse.")]
 
 
@@ -61,23 +67,69 @@ def diagnose(
         typer.Option("--integrity", help="Also run PRAGMA quick_check or integrity_check (reads every page)."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every inspector and its facts.")] = False,
+    config: ConfigOpt = None,
+    litestream: LitestreamOpt = None,
+    replica: Annotated[
+        str | None, typer.Option("--replica", help="Replica URL or path (default: the config's).")
+    ] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Compare page checksums with the replica.")] = False,
+    verify_restore: Annotated[
+        bool, typer.Option("--verify-restore", help="Restore the replica to a temp file and integrity-check it.")
+    ] = False,
+    max_lag: Annotated[float, typer.Option("--max-lag", help="Seconds of replica lag before a warning.")] = 60.0,
+    max_age: Annotated[float, typer.Option("--max-age", help="Seconds since the newest replica object.")] = 86400.0,
 ) -> None:
-    """Read the real state of a database and say what is wrong, without changing a byte.
+    """Read the real state of a database and its replica and say what is wrong, without changing a byte.
 
-    Example: litefix diagnose /data/production_cable.sqlite3 --fail-on warning
+    Example: litefix diagnose /data/production_cable.sqlite3 --config /etc/litestream.yml --compare
     """
     from litefix.context import Options
     from litefix.diagnose import diagnose as run
     from litefix.model import Severity
     from litefix.render import diagnosis_text, to_json
 
-    diagnosis = run(db, Options(integrity=integrity.value if integrity else None))
+    options = Options.from_cli(
+        integrity=integrity.value if integrity else None,
+        config=config,
+        litestream=litestream,
+        replica=replica,
+        compare=compare,
+        verify_restore=verify_restore,
+        max_lag=max_lag,
+        max_age=max_age,
+    )
+    diagnosis = run(db, options)
     typer.echo(to_json(diagnosis.to_json()) if json_out else diagnosis_text(diagnosis, verbose))
     if diagnosis.at_or_above(Severity(fail_on.value)):
         raise typer.Exit(EXIT_FINDINGS)
     if not diagnosis.inspected:
         raise typer.Exit(EXIT_CANNOT_INSPECT)
     raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def explain(
+    source: Annotated[
+        str, typer.Argument(metavar="[FILE|-]", help="A file of Litestream log lines; - (the default) reads stdin.")
+    ] = "-",
+    json_out: JsonFlag = False,
+) -> None:
+    """Explain pasted Litestream log lines: what each known one means, its cause and its fix.
+
+    Repeats are grouped; lines litefix does not know are listed as unknown. Exits 1 when a
+    known error signature is found.
+
+    Example: docker logs litestream 2>&1 | litefix explain -
+    """
+    from litefix.explain import explain as run
+    from litefix.explain import read_log
+    from litefix.render import explanation_text, to_json
+
+    if source == "-" and sys.stdin.isatty():
+        typer.echo("Paste Litestream log lines, then press Ctrl-D.", err=True)
+    explanation = run(read_log(source, sys.stdin.buffer))
+    typer.echo(to_json(explanation.to_json()) if json_out else explanation_text(explanation))
+    raise typer.Exit(EXIT_FINDINGS if explanation.has_errors else EXIT_OK)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -135,6 +135,133 @@ CODES: dict[str, Code] = _codes(
         "Re-initialise through Litestream (restart it): `litefix repair DB --strategy init`.",
         (INIT,),
     ),
+    # --- Litestream: processes, local state, config, binary -----------------------------------
+    Code(
+        "litestream-replaced",
+        Severity.ERROR,
+        "A running Litestream holds a deleted file, or another inode than the path now has: the database was "
+        "replaced under it (the incident's root cause). Its replica is being corrupted.",
+        "Copy what it holds, stop that Litestream, check the live file, then re-initialise or restore: "
+        "`litefix repair DB --strategy auto --stop-litestream`.",
+        (INIT, RESTORE),
+    ),
+    Code(
+        "database-replaced",
+        Severity.ERROR,
+        "A non-Litestream process (the app) still writes to a deleted or different file than the one at the path: "
+        "its writes will vanish when it exits.",
+        "Restart the process so it opens the file at the path; copy its data first if it matters.",
+        (RESTORE,),
+    ),
+    Code(
+        "litestream-state-mismatch",
+        Severity.WARNING,
+        "Litestream's meta dir no longer matches the database or its -wal: the next start clears the generation "
+        "(0.3) or takes a full snapshot (0.5).",
+        "Let Litestream re-initialise from the current file: `litefix repair DB --strategy init`.",
+        (INIT,),
+    ),
+    Code(
+        "litestream-not-running",
+        Severity.WARNING,
+        "The config lists this database but no running Litestream replicates it: changes are not backed up.",
+        "Start `litestream replicate` (before a deploy this is expected; `litefix boot` starts it last).",
+        (),
+    ),
+    Code(
+        "litestream-duplicate",
+        Severity.ERROR,
+        "Two Litestream processes replicate this database, or two databases/configs share one replica path: the "
+        "replica silently falls behind or mixes databases.",
+        "Stop the extra process (the previous container?) and give every database its own replica path.",
+        (INIT,),
+    ),
+    Code(
+        "config-db-missing",
+        Severity.WARNING,
+        "The Litestream config in use does not list this database: it is not replicated.",
+        "Add it to `dbs:` in litestream.yml (or pass the right --config).",
+        (),
+    ),
+    Code(
+        "litestream-missing",
+        Severity.INFO,
+        "No litestream binary was found (--litestream, LITEFIX_LITESTREAM, PATH).",
+        "Install Litestream, or point LITEFIX_LITESTREAM at it; litefix needs it for restore/init and remote replicas.",
+        (),
+    ),
+    Code(
+        "litestream-version-risk",
+        Severity.WARNING,
+        "The installed Litestream version has a known defect that matters here.",
+        "Upgrade Litestream (0.5.9 or later with SQLite 3.51.3+), or follow the workaround in the evidence.",
+        (),
+    ),
+    # --- the replica ----------------------------------------------------------------------
+    Code(
+        "replica-missing",
+        Severity.WARNING,
+        "Nothing at the replica. An error when local state shows the database was replicated before "
+        "(the backup is gone); a warning on a first deploy.",
+        "Start Litestream so it takes a snapshot (`litefix repair DB --strategy init`), and find out where the "
+        "old replica went.",
+        (INIT,),
+    ),
+    Code(
+        "replica-ahead",
+        Severity.ERROR,
+        "The replica holds transactions the local database never had: a restore was skipped, or an older file "
+        "was put in place. Starting Litestream now would bury the newer data.",
+        "Restore the replica's newest clean state: `litefix repair DB --strategy restore`.",
+        (RESTORE,),
+    ),
+    Code(
+        "replica-behind",
+        Severity.WARNING,
+        "Local changes are not yet on the replica, beyond `--max-lag`.",
+        "Check that Litestream runs and can write to the replica (its log; `litefix explain`).",
+        (),
+    ),
+    Code(
+        "replica-diverged",
+        Severity.ERROR,
+        "The replica is another lineage (another database, generation or container wrote it), or its pages "
+        "differ from the local database at the same position.",
+        "Decide which side is right: re-initialise from the local file (`--strategy init`) or restore "
+        "(`--strategy restore`).",
+        (INIT, RESTORE),
+    ),
+    Code(
+        "replica-gap",
+        Severity.ERROR,
+        "The replica's chain is broken (a missing WAL segment or LTX file, or a 0.3 generation without a "
+        "snapshot): its latest state cannot be restored.",
+        "Make Litestream start a fresh snapshot: `litefix repair DB --strategy init`.",
+        (INIT,),
+    ),
+    Code(
+        "replica-corrupt",
+        Severity.ERROR,
+        "The replica's latest state restores to a database that fails its integrity check (measured after a "
+        "database was replaced under a running Litestream).",
+        "Restore the newest clean position named in the evidence, then re-initialise: "
+        "`litefix repair DB --strategy restore`.",
+        (RESTORE, INIT),
+    ),
+    Code(
+        "replica-stale",
+        Severity.WARNING,
+        "The newest replica object is older than `--max-age` although the database changed since.",
+        "Check that Litestream runs and reaches the replica.",
+        (),
+    ),
+    Code(
+        "replica-unreachable",
+        Severity.ERROR,
+        "The replica could not be read: the litestream binary or the storage failed (its stderr is in the evidence).",
+        "Fix credentials, endpoint or network (the evidence has Litestream's own error), then rerun.",
+        (),
+    ),
     # --- integrity ----------------------------------------------------------------------
     Code(
         "integrity-failed",

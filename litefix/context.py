@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from litefix.config import LitestreamConfig, discover_config, load_config
 from litefix.errors import describe_os_error
 from litefix.formats.shm import WalIndex, read_shm
 from litefix.formats.sqlite_header import HEADER_SIZE, DatabaseHeader, HeaderError, parse_header
 from litefix.formats.wal import WalScan, scan_wal
+from litefix.litestream import Binary, find_binary
+from litefix.procfs import ProcessScan, find_open_descriptors
 
 
 class Skip(Exception):
@@ -37,7 +40,18 @@ class Options:
     verify_restore: bool = False
     max_lag: float = 60.0
     max_age: float = 86400.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    loaded_config: LitestreamConfig | None = None
+
+    @classmethod
+    def from_cli(cls, **values: Any) -> Options:
+        """Options from command-line values; an explicit --config or --litestream is checked now,
+        so that a typo is a usage error (exit 2) rather than a failed inspector."""
+        loaded = None
+        if values.get("config"):
+            loaded = load_config(values["config"])
+        if values.get("litestream"):
+            find_binary(values["litestream"])
+        return cls(loaded_config=loaded, **values)
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,24 @@ class Context:
             return read_shm(self.shm_path)
         except OSError as exc:
             raise describe_os_error(exc, self.shm_path) from exc
+
+    @cached_property
+    def config(self) -> LitestreamConfig | None:
+        """The Litestream config in play (the CLI loads an explicit one first, so its errors exit 2)."""
+        if self.options.loaded_config is not None:
+            return self.options.loaded_config
+        return discover_config(self.options.config)
+
+    @cached_property
+    def binary(self) -> Binary | None:
+        """The litestream this machine would run (--litestream, LITEFIX_LITESTREAM, PATH)."""
+        return find_binary(self.options.litestream)
+
+    @cached_property
+    def processes(self) -> ProcessScan:
+        """Every process holding the database, its -wal or its -shm (one walk of /proc)."""
+        paths = {self.db, self.real_db, self.wal_path, self.shm_path}
+        return find_open_descriptors(paths)
 
     def wal_changed_since_scan(self) -> bool:
         """True when a writer touched the -wal after we read it: comparisons are then unsafe."""

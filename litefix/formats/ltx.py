@@ -758,3 +758,69 @@ def list_ltx_tmp_files(root: str | os.PathLike[str]) -> list[LtxTmpFile]:
             found.append(LtxTmpFile(Path(entry.path), level, st.st_size, st.st_mtime))
     found.sort(key=lambda f: (f.level, f.path.name))
     return found
+
+
+# --- random access through the page index ---------------------------------------------------
+
+
+def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise LtxError("page index ends inside a varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise LtxError("page index holds a varint longer than 64 bits")
+
+
+def read_page_index(path: str | os.PathLike[str]) -> dict[int, tuple[int, int]]:
+    """pgno -> (offset, size) from the index at the end of the file: a few reads, no decompression.
+
+    This is what lets a replica be overlaid page by page (newest file wins) without
+    reading whole files: only the pages that matter are then read and decompressed.
+    """
+    with open(path, "rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < MIN_FILE_SIZE:
+            raise LtxError(f"{path}: truncated: {size} bytes, an LTX file is at least {MIN_FILE_SIZE}")
+        fh.seek(size - TRAILER_SIZE - INDEX_SIZE_FIELD)
+        (index_size,) = struct.unpack(">Q", fh.read(INDEX_SIZE_FIELD))
+        start = size - TRAILER_SIZE - INDEX_SIZE_FIELD - index_size
+        if index_size == 0 or start < HEADER_SIZE:
+            raise LtxError(f"{path}: page index size {index_size} does not fit in a {size}-byte file")
+        fh.seek(start)
+        data = fh.read(index_size)
+    index: dict[int, tuple[int, int]] = {}
+    pos = 0
+    while True:
+        pgno, pos = _read_uvarint(data, pos)
+        if pgno == 0:
+            return index
+        offset, pos = _read_uvarint(data, pos)
+        length, pos = _read_uvarint(data, pos)
+        index[pgno] = (offset, length)
+
+
+def read_page_at(fh: BinaryIO, offset: int, size: int, page_size: int, where: str = "page") -> bytes:
+    """Decompress the one page frame at `offset` (its `size` includes the page header)."""
+    fh.seek(offset)
+    raw = fh.read(size)
+    if len(raw) != size or size <= PAGE_HEADER_SIZE:
+        raise LtxError(f"{where}: page frame at offset {offset} is cut short")
+    _pgno, flags = struct.unpack_from(">IH", raw)
+    try:
+        if flags & PAGE_FLAG_SIZE:
+            body = raw[PAGE_HEADER_SIZE + PAGE_SIZE_FIELD :]
+            data: bytes = lz4.block.decompress(body, uncompressed_size=page_size)
+        else:
+            data = lz4.frame.decompress(raw[PAGE_HEADER_SIZE:])
+    except (lz4.block.LZ4BlockError, RuntimeError) as exc:
+        raise LtxError(f"{where}: page at offset {offset} does not decompress ({exc})") from exc
+    if len(data) != page_size:
+        raise LtxError(f"{where}: page at offset {offset} is {len(data)} bytes, not {page_size}")
+    return data

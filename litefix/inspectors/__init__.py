@@ -26,12 +26,28 @@ Inspector = Callable[[Context], Report]
 
 def registry() -> dict[str, Inspector]:
     """The inspectors in the order they run. Imported lazily: `--help` stays fast."""
-    from litefix.inspectors import database_file, integrity, litestream_tables, shm, wal
+    from litefix.inspectors import (
+        binary,
+        config,
+        database_file,
+        integrity,
+        litestream_tables,
+        meta_dir,
+        processes,
+        replica,
+        shm,
+        wal,
+    )
 
     return {
         "database-file": database_file.inspect,
         "wal": wal.inspect,
         "shm": shm.inspect,
+        "config": config.inspect,
+        "processes": processes.inspect,
+        "meta-dir": meta_dir.inspect,
         "litestream-tables": litestream_tables.inspect,
+        "binary": binary.inspect,
+        "replica": replica.inspect,
         "integrity": integrity.inspect,
     }

@@ -46,7 +46,7 @@ def inspect(ctx: Context) -> Report:
     missing = schema.missing_litestream_tables
     if not missing:
         return report
-    managed = os.path.isdir(ctx.meta_dir)
+    managed = os.path.isdir(ctx.meta_dir) or bool(ctx.recall("litestream_running"))
     evidence: dict[str, object] = {
         "view": report.facts.get("view", "database file with its committed -wal frames"),
         "missing": list(missing),
@@ -54,8 +54,13 @@ def inspect(ctx: Context) -> Report:
         "meta_dir": ctx.meta_dir if managed else None,
     }
     if managed:
+        why = (
+            "a Litestream process has it open"
+            if ctx.recall("litestream_running")
+            else (f"Litestream's meta dir {ctx.meta_dir} exists")
+        )
         message = (
-            f"{ctx.db} has no {' or '.join(missing)} but Litestream's meta dir {ctx.meta_dir} exists: "
+            f"{ctx.db} has no {' or '.join(missing)} but {why}: "
             "the file was replaced or its tables dropped after Litestream initialised it"
         )
         severity = Severity.ERROR

@@ -1,0 +1,351 @@
+"""Page images of a database, from wherever they live, and a page-for-page comparison.
+
+A database "as a reader sees it" is its file overlaid with the newest committed
+WAL frame of each page; a replica "at a position" is its newest snapshot overlaid
+with the contiguous later files. Both are streamed in page order, so two sources
+can be compared in lockstep with flat memory whatever their size, using the LTX
+database checksum (XOR of CRC-64/ISO over big-endian page number + page, lock page
+skipped) and a per-page CRC to name the first pages that differ.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from litefix.formats.generations import Generation, iter_snapshot_chunks, iter_wal_segment_chunks
+from litefix.formats.ltx import LtxFileInfo, LtxHeader, iter_ltx_pages, page_checksum, read_page_at, read_page_index
+from litefix.formats.sqlite_header import HEADER_SIZE, lock_page, parse_header
+from litefix.formats.wal import FRAME_HEADER_SIZE, WalScan, scan_wal
+
+CHUNK_PAGES = 256
+CHECKSUM_FLAG = 1 << 63
+
+
+class PageSource(Protocol):
+    page_size: int
+    page_count: int
+
+    def pages(self) -> Iterator[tuple[int, bytes]]:
+        """(pgno, page) in ascending order, lock page skipped, up to page_count."""
+        ...
+
+
+class PageError(Exception):
+    """A source cannot produce its pages (missing page, broken chain); the message says which."""
+
+
+# --- the local database ------------------------------------------------------------------------
+
+
+@dataclass
+class LocalPages:
+    """The database file overlaid with its committed WAL frames: what any reader would see."""
+
+    db: str
+    page_size: int
+    page_count: int
+    wal: str | None = None
+    page_frames: dict[int, int] = field(default_factory=dict)  # pgno -> WAL frame (1-based)
+    wal_scan: WalScan | None = None
+
+    @classmethod
+    def open(cls, db: str, wal_scan: WalScan | None = None) -> LocalPages:
+        with open(db, "rb") as fh:
+            header = parse_header(fh.read(HEADER_SIZE))
+        size = os.path.getsize(db)
+        page_count = header.page_count if header.page_count_valid else size // header.page_size
+        frames: dict[int, int] = {}
+        wal = None
+        if wal_scan is not None and wal_scan.committed_frames and wal_scan.header is not None:
+            if wal_scan.page_frames is None:
+                raise ValueError("the WAL scan must be made with collect_pages=True")
+            if wal_scan.header.page_size != header.page_size:
+                raise PageError("the -wal page size differs from the database's: it cannot be applied")
+            frames = wal_scan.page_frames
+            page_count = wal_scan.db_pages or page_count
+            wal = db + "-wal"
+        return cls(db, header.page_size, page_count, wal, frames, wal_scan)
+
+    def pages(self) -> Iterator[tuple[int, bytes]]:
+        ps = self.page_size
+        lock = lock_page(ps)
+        wal_fh = open(self.wal, "rb") if self.wal else None  # noqa: SIM115 - closed below
+        try:
+            with open(self.db, "rb") as fh:
+                pgno = 1
+                while pgno <= self.page_count:
+                    chunk = fh.read(CHUNK_PAGES * ps)
+                    whole = len(chunk) // ps
+                    view = memoryview(chunk)
+                    for i in range(CHUNK_PAGES):
+                        if pgno > self.page_count:
+                            break
+                        frame = self.page_frames.get(pgno)
+                        if pgno == lock:
+                            pass
+                        elif frame is not None and wal_fh is not None and self.wal_scan is not None:
+                            wal_fh.seek(self.wal_scan.frame_offset(frame) + FRAME_HEADER_SIZE)
+                            yield pgno, wal_fh.read(ps)
+                        elif i < whole:
+                            yield pgno, bytes(view[i * ps : (i + 1) * ps])
+                        else:
+                            raise PageError(f"page {pgno} is neither in {self.db} nor in its committed WAL frames")
+                        pgno += 1
+        finally:
+            if wal_fh is not None:
+                wal_fh.close()
+
+
+# --- a 0.5 replica -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LtxPlan:
+    """The files a restore to `txid` reads: the newest snapshot, then contiguous later files."""
+
+    snapshot: LtxFileInfo
+    later: tuple[LtxFileInfo, ...]
+    txid: int
+
+    @property
+    def files(self) -> tuple[LtxFileInfo, ...]:
+        return (self.snapshot, *self.later)
+
+
+def plan_ltx_restore(files: list[LtxFileInfo], target: int | None = None) -> LtxPlan:
+    """Pick what Litestream would read to restore `target` (default: the highest TXID held).
+
+    Raises PageError naming the first TXID no file covers (a gap) or the lack of a snapshot.
+    """
+    usable = [f for f in files if f.header is not None and f.min_txid is not None and f.max_txid is not None]
+    if not usable:
+        raise PageError("the replica holds no readable LTX file")
+    top = max(f.max_txid or 0 for f in usable)
+    target = top if target is None else target
+    snapshots = [f for f in usable if f.min_txid == 1 and (f.max_txid or 0) <= target]
+    if not snapshots:
+        raise PageError(f"no snapshot at or before TXID {target:016x}: the replica cannot be restored")
+    snapshot = max(snapshots, key=lambda f: (f.max_txid or 0, f.level))
+    chain: list[LtxFileInfo] = []
+    cur = snapshot.max_txid or 0
+    while cur < target:
+        nxt = [f for f in usable if f.min_txid == cur + 1 and (f.max_txid or 0) <= target]
+        if not nxt:
+            raise PageError(f"no LTX file starts at TXID {cur + 1:016x} (after {cur:016x}): the chain is broken")
+        best = max(nxt, key=lambda f: (f.max_txid or 0, f.level))
+        chain.append(best)
+        cur = best.max_txid or cur
+    return LtxPlan(snapshot, tuple(chain), target)
+
+
+@dataclass
+class LtxPages:
+    """A 0.5 replica at a TXID: snapshot pages, newer versions taken from later files via their index."""
+
+    plan: LtxPlan
+    page_size: int = 0
+    page_count: int = 0
+
+    def __post_init__(self) -> None:
+        last: LtxHeader | None = (self.plan.later[-1] if self.plan.later else self.plan.snapshot).header
+        assert last is not None and self.plan.snapshot.header is not None
+        self.page_size = self.plan.snapshot.header.page_size
+        self.page_count = last.commit
+
+    def pages(self) -> Iterator[tuple[int, bytes]]:
+        overlay: dict[int, tuple[int, int, int]] = {}  # pgno -> (file number, offset, size)
+        for n, info in enumerate(self.plan.later):
+            for pgno, (offset, size) in read_page_index(info.path).items():
+                overlay[pgno] = (n, offset, size)
+        handles: dict[int, BinaryIO] = {}
+        try:
+
+            def newer(pgno: int) -> bytes:
+                n, offset, size = overlay[pgno]
+                if n not in handles:
+                    handles[n] = open(self.plan.later[n].path, "rb")  # noqa: SIM115 - closed below
+                return read_page_at(handles[n], offset, size, self.page_size, str(self.plan.later[n].path))
+
+            last = 0
+            for pgno, data in iter_ltx_pages(self.plan.snapshot.path):
+                if pgno > self.page_count:
+                    break
+                yield pgno, (newer(pgno) if pgno in overlay else data)
+                last = pgno
+            for pgno in sorted(p for p in overlay if last < p <= self.page_count):
+                yield pgno, newer(pgno)
+        finally:
+            for fh in handles.values():
+                fh.close()
+
+
+# --- a 0.3 replica ---------------------------------------------------------------------------------
+
+
+@dataclass
+class GenerationPages:
+    """A 0.3 replica generation: its newest snapshot plus the committed frames of every later WAL index.
+
+    Committed WAL pages are spilled to a temporary file (outside the user's directories),
+    keeping memory to a page map whatever the WAL volume.
+    """
+
+    generation: Generation
+    max_index: int | None = None
+    page_size: int = 0
+    page_count: int = 0
+    workdir: str = ""
+    _spill: dict[int, int] = field(default_factory=dict)  # pgno -> offset in the spill file
+    snapshot_index: int = 0
+
+    def __post_init__(self) -> None:
+        snaps = [s for s in self.generation.snapshots if self.max_index is None or s.index <= self.max_index]
+        if not snaps:
+            raise PageError(f"generation {self.generation.name} has no snapshot: it cannot be restored")
+        snapshot = max(snaps, key=lambda s: s.index)
+        self.snapshot_index = snapshot.index
+        self._snapshot_path = snapshot.path
+        head = next(iter_snapshot_chunks(snapshot.path), b"")[:HEADER_SIZE]
+        header = parse_header(head)
+        self.page_size = header.page_size
+        self.workdir = tempfile.mkdtemp(prefix="litefix-pages-")
+        self._build_spill(header.page_count if header.page_count_valid else 0)
+
+    def _build_spill(self, snapshot_pages: int) -> None:
+        self.page_count = snapshot_pages or self._snapshot_size() // self.page_size
+        spill_path = os.path.join(self.workdir, "pages")
+        indexes = sorted({s.index for s in self.generation.wal_segments})
+        with open(spill_path, "wb") as spill:
+            for index in indexes:
+                if index < self.snapshot_index or (self.max_index is not None and index > self.max_index):
+                    continue
+                wal_path = os.path.join(self.workdir, f"{index:08x}.wal")
+                with open(wal_path, "wb") as out:
+                    for segment in sorted(self.generation.segments_of(index), key=lambda s: s.offset):
+                        for chunk in iter_wal_segment_chunks(segment.path):
+                            out.write(chunk)
+                scan = scan_wal(wal_path, collect_pages=True)
+                if scan.header is not None and scan.committed_frames and scan.page_frames:
+                    with open(wal_path, "rb") as wal:
+                        for pgno, frame in sorted(scan.page_frames.items()):
+                            wal.seek(scan.frame_offset(frame) + FRAME_HEADER_SIZE)
+                            self._spill[pgno] = spill.tell()
+                            spill.write(wal.read(self.page_size))
+                    self.page_count = scan.db_pages or self.page_count
+                os.unlink(wal_path)
+        self._spill_path = spill_path
+
+    def _snapshot_size(self) -> int:
+        return sum(len(c) for c in iter_snapshot_chunks(self._snapshot_path))
+
+    def pages(self) -> Iterator[tuple[int, bytes]]:
+        ps = self.page_size
+        lock = lock_page(ps)
+        with open(self._spill_path, "rb") as spill:
+
+            def spilled(pgno: int) -> bytes:
+                spill.seek(self._spill[pgno])
+                return spill.read(ps)
+
+            pgno = 1
+            buf = b""
+            for chunk in iter_snapshot_chunks(self._snapshot_path):
+                buf += chunk
+                whole = len(buf) // ps
+                view = memoryview(buf)
+                for i in range(whole):
+                    if pgno > self.page_count:
+                        return
+                    if pgno != lock:
+                        yield pgno, (spilled(pgno) if pgno in self._spill else bytes(view[i * ps : (i + 1) * ps]))
+                    pgno += 1
+                buf = bytes(view[whole * ps :])
+            while pgno <= self.page_count:
+                if pgno != lock:
+                    if pgno not in self._spill:
+                        raise PageError(f"page {pgno} is in neither the snapshot nor a committed WAL frame")
+                    yield pgno, spilled(pgno)
+                pgno += 1
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# --- comparing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    equal: bool
+    checksum_a: int
+    checksum_b: int
+    pages_a: int
+    pages_b: int
+    differing_pages: int
+    first_differences: list[int]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "equal": self.equal,
+            "checksum_local": f"{self.checksum_a:016x}",
+            "checksum_replica": f"{self.checksum_b:016x}",
+            "pages_local": self.pages_a,
+            "pages_replica": self.pages_b,
+            "differing_pages": self.differing_pages,
+            "first_differing_pages": self.first_differences,
+        }
+
+
+def checksum(source: PageSource) -> tuple[int, int]:
+    """(LTX database checksum, pages) of one source."""
+    acc = 0
+    n = 0
+    for pgno, page in source.pages():
+        acc ^= page_checksum(pgno, page)
+        n += 1
+    return acc | CHECKSUM_FLAG, n
+
+
+def compare(a: PageSource, b: PageSource, limit: int = 10) -> Comparison:
+    """Walk both sources in page order; checksums of both and the first `limit` differing pages."""
+    it_a, it_b = a.pages(), b.pages()
+    acc_a = acc_b = 0
+    n_a = n_b = 0
+    differing = 0
+    first: list[int] = []
+    pa = next(it_a, None)
+    pb = next(it_b, None)
+    while pa is not None or pb is not None:
+        if pb is None or (pa is not None and pa[0] < pb[0]):
+            assert pa is not None
+            acc_a ^= page_checksum(*pa)
+            n_a += 1
+            differing += 1
+            if len(first) < limit:
+                first.append(pa[0])
+            pa = next(it_a, None)
+        elif pa is None or pb[0] < pa[0]:
+            acc_b ^= page_checksum(*pb)
+            n_b += 1
+            differing += 1
+            if len(first) < limit:
+                first.append(pb[0])
+            pb = next(it_b, None)
+        else:
+            ca, cb = page_checksum(*pa), page_checksum(*pb)
+            acc_a ^= ca
+            acc_b ^= cb
+            n_a += 1
+            n_b += 1
+            if ca != cb:
+                differing += 1
+                if len(first) < limit:
+                    first.append(pa[0])
+            pa = next(it_a, None)
+            pb = next(it_b, None)
+    return Comparison(differing == 0, acc_a | CHECKSUM_FLAG, acc_b | CHECKSUM_FLAG, n_a, n_b, differing, first)
