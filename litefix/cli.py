@@ -10,7 +10,14 @@ from typing import Annotated, NoReturn
 import typer
 
 from litefix import __version__
-from litefix.errors import EXIT_CANNOT_INSPECT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, LitefixError
+from litefix.errors import (
+    EXIT_CANNOT_INSPECT,
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    LitefixError,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -130,6 +137,105 @@ def explain(
     explanation = run(read_log(source, sys.stdin.buffer))
     typer.echo(to_json(explanation.to_json()) if json_out else explanation_text(explanation))
     raise typer.Exit(EXIT_FINDINGS if explanation.has_errors else EXIT_OK)
+
+
+class Strategy(StrEnum):
+    auto = "auto"
+    restore = "restore"
+    init = "init"
+    quarantine = "quarantine"
+
+
+@app.command()
+def repair(
+    db: Annotated[str, typer.Argument(help="Path to the SQLite database file.", show_default=False)],
+    strategy: Annotated[Strategy, typer.Option("--strategy", help="How to repair; auto picks from the findings.")] = (
+        Strategy.auto
+    ),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan that would run, change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Run the plan without asking.")] = False,
+    json_out: JsonFlag = False,
+    force: Annotated[bool, typer.Option("--force", help="Repair even though another process holds it.")] = False,
+    stop_litestream: Annotated[
+        bool, typer.Option("--stop-litestream", help="SIGTERM the Litestream holding the database, and wait.")
+    ] = False,
+    timestamp: Annotated[str | None, typer.Option("--timestamp", help="restore: this point in time.")] = None,
+    generation: Annotated[str | None, typer.Option("--generation", help="restore: this 0.3 generation.")] = None,
+    txid: Annotated[str | None, typer.Option("--txid", help="restore: this 0.5 TXID (hex).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted repair.")] = False,
+    rollback: Annotated[bool, typer.Option("--rollback", help="Undo an interrupted repair.")] = False,
+    config: ConfigOpt = None,
+    litestream: LitestreamOpt = None,
+    replica: Annotated[
+        str | None, typer.Option("--replica", help="Replica URL or path (default: the config's).")
+    ] = None,
+) -> None:
+    """Plan a repair from the evidence, show it, run it (journalled, undoable), and diagnose again.
+
+    Nothing is deleted: replaced files go to <db dir>/.litefix/quarantine/ with a manifest.
+    Example: litefix repair /data/production_cable.sqlite3 --strategy auto --stop-litestream --yes
+    """
+    from litefix.context import Context, Options
+    from litefix.render import plan_text, repair_text, to_json
+    from litefix.strategies import RepairOptions
+    from litefix.workflow import execute_plan, finish_interrupted, plan_repair
+
+    ctx = Context(db, Options.from_cli(config=config, litestream=litestream, replica=replica))
+    if resume or rollback:
+        report = finish_interrupted(ctx, "resume" if resume else "rollback", _progress)
+    else:
+        diagnosis, plan = plan_repair(
+            ctx, RepairOptions(strategy.value, force, stop_litestream, timestamp, generation, txid)
+        )
+        typer.echo(to_json(plan.to_json()) if json_out else plan_text(plan), err=json_out and not dry_run)
+        if plan.refused:
+            raise typer.Exit(EXIT_REFUSED)
+        if dry_run or not plan.steps:
+            raise typer.Exit(EXIT_OK if dry_run or diagnosis.healthy else EXIT_FINDINGS)
+        if not (yes or (sys.stdin.isatty() and typer.confirm("Run this plan?", default=False))):
+            typer.echo("Not run: pass --yes to run it.", err=True)
+            raise typer.Exit(EXIT_REFUSED)
+        report = execute_plan(ctx, plan, _progress)
+    typer.echo(to_json(report.to_json()) if json_out else repair_text(report))
+    raise typer.Exit(EXIT_OK if report.healthy else EXIT_FINDINGS)
+
+
+def _progress(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+quarantine_app = typer.Typer(help="List quarantined files, or put them back exactly.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    where: Annotated[str, typer.Argument(help="The database (or its directory).")] = ".", json_out: JsonFlag = False
+) -> None:
+    """List the quarantines beside a database, newest last.
+
+    Example: litefix quarantine list /data/production_cable.sqlite3
+    """
+    from litefix.quarantine import list_quarantines
+    from litefix.render import quarantine_table, to_json
+
+    items = [q.to_json() for q in list_quarantines(where)]
+    typer.echo(to_json(items) if json_out else quarantine_table(items))
+
+
+@quarantine_app.command("restore")
+def quarantine_restore(
+    qid: Annotated[str, typer.Argument(help="The id from `litefix quarantine list`.")],
+    where: Annotated[str, typer.Option("--db", help="The database (or its directory) it belongs to.")] = ".",
+) -> None:
+    """Put quarantined files back where they came from, byte for byte; never overwrites.
+
+    Example: litefix quarantine restore 20261126T221500Z-production_cable.sqlite3-restore --db /data
+    """
+    from litefix.quarantine import find, restore_quarantine
+
+    for path in restore_quarantine(find(where, qid)):
+        typer.echo(f"restored {path}")
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

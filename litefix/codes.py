@@ -262,6 +262,15 @@ CODES: dict[str, Code] = _codes(
         "Fix credentials, endpoint or network (the evidence has Litestream's own error), then rerun.",
         (),
     ),
+    # --- litefix's own repairs --------------------------------------------------------------
+    Code(
+        "repair-unfinished",
+        Severity.ERROR,
+        "A litefix repair was interrupted (killed, disk full); its journal says which steps ran and its "
+        "quarantine holds every moved file.",
+        "Finish it with `litefix repair DB --resume`, or undo it with `litefix repair DB --rollback`.",
+        (),
+    ),
     # --- integrity ----------------------------------------------------------------------
     Code(
         "integrity-failed",

@@ -18,7 +18,11 @@ from litefix.model import Diagnosis, Finding, InspectorRun, RunStatus
 def diagnose(
     db: str | os.PathLike[str], options: Options | None = None, inspectors: dict[str, Inspector] | None = None
 ) -> Diagnosis:
-    ctx = Context(db, options)
+    return diagnose_in(Context(db, options), inspectors)
+
+
+def diagnose_in(ctx: Context, inspectors: dict[str, Inspector] | None = None) -> Diagnosis:
+    """Diagnose through a caller's context, whose cached reads (processes, config) a repair plan reuses."""
     runs: list[InspectorRun] = []
     findings: list[Finding] = []
     for name, inspect in (inspectors or registry()).items():

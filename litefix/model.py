@@ -125,3 +125,56 @@ class Diagnosis:
             "findings": [f.to_json() for f in self.findings],
             "inspectors": [run.to_json() for run in self.inspectors],
         }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action of a repair: what it does, to what, and why. Executed by repair.py."""
+
+    action: str  # a key of repair.ACTIONS
+    reason: str
+    args: Mapping[str, JSON] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        target = self.args.get("path") or self.args.get("pid") or self.args.get("point") or ""
+        return f"{self.action}{' ' + str(target) if target else ''}: {self.reason}"
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"action": self.action, "reason": self.reason, "args": dict(self.args)}
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    """Everything a repair will do, decided before anything is touched.
+
+    The dry run prints it, `--json` emits it, the executor runs it and the journal
+    records it: one value, so what was shown is what runs.
+    """
+
+    db: str
+    strategy: str
+    why: str
+    steps: tuple[Step, ...] = ()
+    findings: tuple[str, ...] = ()  # the codes that called for it
+    refused: str | None = None  # set when no safe plan exists; says what to do instead
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and self.refused is None
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "db": self.db,
+            "strategy": self.strategy,
+            "why": self.why,
+            "findings": list(self.findings),
+            "refused": self.refused,
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSON]) -> RepairPlan:
+        steps = tuple(Step(s["action"], s["reason"], s.get("args", {})) for s in data.get("steps", []))
+        return cls(
+            data["db"], data["strategy"], data["why"], steps, tuple(data.get("findings", [])), data.get("refused")
+        )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from litefix.model import JSON, Diagnosis, InspectorRun, RunStatus, Severity
+from litefix.model import JSON, Diagnosis, InspectorRun, RepairPlan, RunStatus, Severity
+
+if TYPE_CHECKING:  # annotations only: rendering a diagnosis must not import the signature table
+    from litefix.explain import Explanation, Group
+    from litefix.workflow import RepairReport
 
 MESSAGE_WIDTH = 70
 HINT_WIDTH = 50
@@ -53,6 +57,47 @@ def diagnosis_text(diagnosis: Diagnosis, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
+def plan_text(plan: RepairPlan) -> str:
+    head = f"Plan: {plan.strategy} {plan.db}\n  why: {plan.why}"
+    if plan.refused:
+        return f"{head}\nRefused: {plan.refused}"
+    if not plan.steps:
+        return f"{head}\nNothing to do."
+    lines = [head] + [f"  {i}. {step.action}: {step.reason}" for i, step in enumerate(plan.steps, 1)]
+    return "\n".join(lines)
+
+
+def repair_text(report: RepairReport) -> str:
+    outcome = report.outcome
+    lines = [f"Repair {outcome.id}: {outcome.status}"]
+    if outcome.quarantine:
+        lines.append(f"  quarantine: {outcome.quarantine}")
+    lines += [f"  note: {note}" for note in outcome.notes]
+    lines.append("")
+    if report.after.findings:
+        lines.append(findings_table(report.after))
+        lines.append("")
+    if not report.healthy:
+        lines.append(verdict(report.after))
+    elif any(f.code == "litestream-not-running" for f in report.after.findings):
+        lines.append(
+            f"repaired: {report.after.db} is sound; start Litestream again now (your supervisor, or "
+            "`litestream replicate`)"
+        )
+    else:
+        lines.append(f"repaired: {report.after.db}")
+    return "\n".join(lines)
+
+
+def quarantine_table(items: Sequence[Mapping[str, Any]]) -> str:
+    from tabulate import tabulate
+
+    if not items:
+        return "no quarantines"
+    rows = [(q["id"], q["strategy"], len(q["entries"]), q["reason"][:60]) for q in items]
+    return tabulate(rows, headers=("id", "strategy", "entries", "reason"), tablefmt="simple")
+
+
 def _inspector_lines(runs: Sequence[InspectorRun]) -> list[str]:
     out = []
     for run in runs:
@@ -65,8 +110,6 @@ def _inspector_lines(runs: Sequence[InspectorRun]) -> list[str]:
 # Kept apart from the diagnosis renderers above: the input is a log, not a database, and the
 # output is one block per signature rather than a table (meaning, cause and fix are paragraphs).
 
-if TYPE_CHECKING:  # only for annotations: rendering a diagnosis must not load the signature table
-    from litefix.explain import Explanation, Group
 
 EXPLAIN_WIDTH = 100
 EXAMPLE_WIDTH = 240

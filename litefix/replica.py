@@ -36,6 +36,7 @@ from litefix.formats.generations import (
 )
 from litefix.formats.ltx import LtxFileInfo, scan_ltx_dir
 from litefix.litestream import Binary, Invocation
+from litefix.model import JSON
 from litefix.pages import PageError, plan_ltx_restore
 from litefix.schema import SchemaError, check_integrity
 
@@ -47,11 +48,16 @@ class ReplicaTarget:
     location: str  # canonical: file:///abs/dir, s3://bucket/prefix, …
     type: str
     local_path: str | None  # the directory of a file replica
-    config: ReplicaConfig
+    config: ReplicaConfig | None
     via: str  # "<config>:<line>" or "--replica"
 
-    def to_json(self) -> dict[str, object]:
-        return {"location": self.location, "type": self.type, "via": self.via}
+    def to_json(self) -> dict[str, JSON]:
+        return {"location": self.location, "type": self.type, "via": self.via, "local_path": self.local_path}
+
+    @classmethod
+    def from_json(cls, data: dict[str, JSON]) -> ReplicaTarget:
+        local = data.get("local_path")
+        return cls(str(data["location"]), str(data["type"]), str(local) if local else None, None, str(data["via"]))
 
 
 def replica_targets(

@@ -34,12 +34,14 @@ def registry() -> dict[str, Inspector]:
         litestream_tables,
         meta_dir,
         processes,
+        repair_journal,
         replica,
         shm,
         wal,
     )
 
     return {
+        "repair-journal": repair_journal.inspect,
         "database-file": database_file.inspect,
         "wal": wal.inspect,
         "shm": shm.inspect,

@@ -1,0 +1,33 @@
+"""An interrupted litefix repair: the first thing to know, before reading anything else.
+
+A repair killed half-way leaves its journal in `<db dir>/.litefix/repairs/`; the
+files it moved are in its quarantine. One stat and a small read.
+"""
+
+from __future__ import annotations
+
+from litefix.codes import CODES
+from litefix.context import Context
+from litefix.inspectors import Report
+from litefix.repair import unfinished
+
+
+def inspect(ctx: Context) -> Report:
+    report = Report()
+    journal = unfinished(ctx.db)
+    if journal is None:
+        return report
+    report.findings.append(
+        CODES["repair-unfinished"].finding(
+            f"a litefix repair of {ctx.db} was interrupted: {journal.describe()}",
+            {
+                "journal": str(journal.path),
+                "quarantine": journal.begin.get("quarantine"),
+                "strategy": journal.plan.strategy,
+                "steps_done": sorted(journal.done_steps()),
+                "steps": [s.action for s in journal.plan.steps],
+            },
+            hint=f"finish it: `litefix repair {ctx.db} --resume`, or undo it: `litefix repair {ctx.db} --rollback`",
+        )
+    )
+    return report

@@ -1,0 +1,301 @@
+"""Execute a repair plan step by step, journalled, so that a kill at any point is recoverable.
+
+Every step is written to `<db dir>/.litefix/repairs/<db>.journal` before it starts
+and after it ends (fsynced JSON lines). A second litefix sees an unfinished journal
+and refuses to start another repair; `--resume` re-runs the remaining steps (each
+is safe to run twice) and `--rollback` undoes the completed ones in reverse. A
+per-database lock (flock, released by the kernel even on SIGKILL) keeps two
+repairs apart.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from litefix import quarantine as qmod
+from litefix.errors import LitefixError, Refused, RepairFailed
+from litefix.model import JSON, RepairPlan, Step
+from litefix.quarantine import Quarantine, fsync_dir, workspace
+
+
+def repairs_dir(db: str) -> Path:
+    return workspace(db) / "repairs"
+
+
+def journal_path(db: str) -> Path:
+    return repairs_dir(db) / f"{os.path.basename(os.path.realpath(db))}.journal"
+
+
+def _crash_point(label: str) -> None:
+    """Fault injection for the crash tests: LITEFIX_CRASH_AT=<label> SIGKILLs litefix right here."""
+    if os.environ.get("LITEFIX_CRASH_AT") == label:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --- the journal --------------------------------------------------------------------------------
+
+
+@dataclass
+class Journal:
+    path: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path) -> Journal | None:
+        if not path.exists():
+            return None
+        events = []
+        for line in path.read_text().splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                break  # a torn last line: the event it would have recorded did not happen
+        return cls(path, events)
+
+    def append(self, event: dict[str, Any]) -> None:
+        event = {**event, "time": time.time()}
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(event, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.events.append(event)
+
+    @property
+    def begin(self) -> dict[str, Any]:
+        return self.events[0] if self.events else {}
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.events) and self.events[-1].get("event") == "end"
+
+    @property
+    def plan(self) -> RepairPlan:
+        return RepairPlan.from_json(self.begin["plan"])
+
+    def done_steps(self) -> dict[int, dict[str, Any]]:
+        return {e["step"]: e.get("result", {}) for e in self.events if e.get("event") == "done"}
+
+    def last_started(self) -> int | None:
+        started = [e["step"] for e in self.events if e.get("event") == "start"]
+        return started[-1] if started else None
+
+    def describe(self) -> str:
+        plan = self.plan
+        done = self.done_steps()
+        nxt = next((i for i in range(len(plan.steps)) if i not in done), None)
+        where = f"before step {nxt + 1} ({plan.steps[nxt].action})" if nxt is not None else "after its last step"
+        return f"repair {self.begin.get('id')} ({plan.strategy}) stopped {where}, {len(done)}/{len(plan.steps)} done"
+
+    def archive(self) -> None:
+        history = self.path.parent / "history"
+        history.mkdir(exist_ok=True)
+        os.replace(self.path, history / f"{self.begin.get('id', 'repair')}.journal")
+        fsync_dir(self.path.parent)
+
+
+def unfinished(db: str) -> Journal | None:
+    journal = Journal.read(journal_path(db))
+    return journal if journal is not None and journal.events and not journal.finished else None
+
+
+# --- the lock -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def repair_lock(db: str) -> Iterator[None]:
+    directory = repairs_dir(db)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = directory / f"{os.path.basename(os.path.realpath(db))}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            raise Refused(
+                f"another litefix repair of {db} is running (pid {holder or '?'})",
+                "wait for it to finish; two repairs at once could undo each other",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+# --- running steps ------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What the actions of one repair share: the plan, its quarantine, its scratch directory."""
+
+    plan: RepairPlan
+    id: str
+    quarantine: Quarantine
+    journal: Journal
+    step_index: int = 0
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    log: Callable[[str], None] = lambda _msg: None
+
+    @property
+    def scratch(self) -> Path:
+        path = workspace(self.plan.db) / "scratch" / self.id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def result_of(self, action: str) -> dict[str, Any]:
+        for i, step in enumerate(self.plan.steps):
+            if step.action == action and i in self.results:
+                return self.results[i]
+        return {}
+
+
+Action = Callable[[Run, Step], dict[str, JSON]]
+ACTIONS: dict[str, Action] = {}
+UNDO: dict[str, Callable[[Run, Step, dict[str, Any]], str]] = {}
+
+
+def action(name: str) -> Callable[[Action], Action]:
+    def register(fn: Action) -> Action:
+        ACTIONS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class Outcome:
+    plan: RepairPlan
+    id: str
+    status: str  # "completed", "failed", "rolled-back", "dry-run", "nothing-to-do"
+    results: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: str | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "plan": self.plan.to_json(),
+            "results": self.results,
+            "quarantine": self.quarantine,
+            "error": self.error,
+            "notes": self.notes,
+        }
+
+
+def execute(
+    plan: RepairPlan, litestream_version: str | None = None, log: Callable[[str], None] = lambda _m: None
+) -> Outcome:
+    """Run a fresh plan under the lock, journalled from the first byte."""
+    if plan.refused:
+        raise Refused(plan.refused)
+    try:
+        repairs_dir(plan.db).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RepairFailed(
+            f"cannot create litefix's workspace {workspace(plan.db)}: {_os_message(exc)}",
+            "run as the user that owns the database directory; nothing was changed",
+        ) from exc
+    with repair_lock(plan.db):
+        pending = unfinished(plan.db)
+        if pending is not None:
+            raise Refused(
+                f"an earlier repair did not finish: {pending.describe()}",
+                f"run `litefix repair {plan.db} --resume` to finish it, or `--rollback` to undo it",
+            )
+        repairs_dir(plan.db).mkdir(parents=True, exist_ok=True)
+        q = qmod.create(plan.db, plan.strategy, plan.why, [{"code": c} for c in plan.findings], litestream_version)
+        journal = Journal(journal_path(plan.db))
+        journal.append({"event": "begin", "id": q.id, "plan": plan.to_json(), "quarantine": str(q.path)})
+        run = Run(plan, q.id, q, journal, log=log)
+        return _run_steps(run)
+
+
+def resume(db: str, log: Callable[[str], None] = lambda _m: None) -> Outcome:
+    with repair_lock(db):
+        journal = unfinished(db)
+        if journal is None:
+            raise Refused(f"no unfinished repair of {db}", "nothing to resume")
+        q = qmod.load(journal.begin["quarantine"])
+        run = Run(journal.plan, str(journal.begin["id"]), q, journal, results=journal.done_steps(), log=log)
+        journal.append({"event": "resume"})
+        return _run_steps(run)
+
+
+def _run_steps(run: Run) -> Outcome:
+    plan = run.plan
+    for i, step in enumerate(plan.steps):
+        if i in run.results:
+            continue
+        run.step_index = i
+        run.journal.append({"event": "start", "step": i, "action": step.action})
+        _crash_point(f"start-{i + 1}")
+        run.log(f"[{i + 1}/{len(plan.steps)}] {step.describe()}")
+        try:
+            result = ACTIONS[step.action](run, step)
+        except (LitefixError, OSError) as exc:
+            message = exc.message if isinstance(exc, LitefixError) else _os_message(exc)
+            run.journal.append({"event": "failed", "step": i, "error": message})
+            raise RepairFailed(
+                f"step {i + 1} ({step.action}) failed: {message}",
+                f"nothing was lost (moved files are in {run.quarantine.path}); fix the cause and run "
+                f"`litefix repair {plan.db} --resume`, or `--rollback` to undo the {len(run.results)} steps done",
+            ) from exc
+        run.results[i] = dict(result)
+        run.journal.append({"event": "done", "step": i, "result": result})
+        _crash_point(f"after-{i + 1}")
+    run.journal.append({"event": "end", "status": "completed"})
+    run.journal.archive()
+    shutil.rmtree(workspace(plan.db) / "scratch" / run.id, ignore_errors=True)
+    return Outcome(plan, run.id, "completed", [run.results[i] for i in sorted(run.results)], str(run.quarantine.path))
+
+
+def rollback(db: str, log: Callable[[str], None] = lambda _m: None) -> Outcome:
+    """Undo the completed steps of an unfinished repair, newest first."""
+    with repair_lock(db):
+        journal = unfinished(db)
+        if journal is None:
+            raise Refused(f"no unfinished repair of {db}", "nothing to roll back")
+        q = qmod.load(journal.begin["quarantine"])
+        run = Run(journal.plan, str(journal.begin["id"]), q, journal, results=journal.done_steps(), log=log)
+        notes = []
+        started = journal.last_started()
+        todo = sorted(set(run.results) | ({started} if started is not None else set()), reverse=True)
+        for i in todo:
+            step = run.plan.steps[i]
+            undo = UNDO.get(step.action)
+            if undo is not None:
+                note = undo(run, step, run.results.get(i, {}))
+                if note:
+                    notes.append(note)
+                    log(note)
+        journal.append({"event": "end", "status": "rolled-back", "notes": notes})
+        journal.archive()
+        shutil.rmtree(workspace(db) / "scratch" / run.id, ignore_errors=True)
+        return Outcome(run.plan, run.id, "rolled-back", quarantine=str(q.path), notes=notes)
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"the disk is full ({exc.filename or 'writing'})"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied: {exc.filename}"
+    return f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}"
+
+
+# The actions live in actions.py; importing it registers them.
+from litefix import actions as _actions  # noqa: E402,F401
