@@ -72,7 +72,9 @@ def start_server(log: Path) -> S3Server:
         raise RuntimeError("moto_server is not installed: `pip install -e '.[test]'` provides it")
     port = _free_port()
     with open(log, "wb") as out:
-        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
+        # cwd: moto's request recorder writes a `moto_recording` file into its working directory.
+        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                cwd=log.parent)
     server = S3Server(port, proc)
     deadline = time.monotonic() + 30
     while True:
