@@ -47,6 +47,9 @@ LitestreamOpt = Annotated[
     str | None, typer.Option("--litestream", help="The litestream binary (default: LITEFIX_LITESTREAM, then PATH).")
 ]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse.")]
+FixFlag = Annotated[bool, typer.Option("--fix", help="Apply the repairs that are safe without a human.")]
+PrepareOpt = Annotated[str | None, typer.Option("--prepare", help="A shell command run once before the check.")]
+AppArgv = Annotated[list[str], typer.Argument(metavar="APP", help="After --: the app and its arguments.")]
 
 
 def _version(value: bool) -> None:
@@ -198,6 +201,31 @@ def repair(
         report = execute_plan(ctx, plan, _progress)
     typer.echo(to_json(report.to_json()) if json_out else repair_text(report))
     raise typer.Exit(EXIT_OK if report.healthy else EXIT_FINDINGS)
+
+
+@app.command()
+def check(
+    config: ConfigOpt = None,
+    json_out: JsonFlag = False,
+    fail_on: FailOnOpt = FailOn.error,
+    fix: FixFlag = False,
+    litestream: LitestreamOpt = None,
+) -> None:
+    """Pre-deploy gate: all databases of the config at once, and the deployment. Example: litefix check --fix"""
+    from litefix.check import gate_options, run_check
+    from litefix.render import checklist_text, to_json
+
+    report = run_check(gate_options(config, litestream), fail_on=fail_on.value, fix=fix, log=_progress)
+    typer.echo(to_json(report.to_json()) if json_out else checklist_text(report))
+    raise typer.Exit(EXIT_FINDINGS if not report.passed else EXIT_OK if report.inspected else EXIT_CANNOT_INSPECT)
+
+
+@app.command()
+def boot(argv: AppArgv, config: ConfigOpt = None, litestream: LitestreamOpt = None, prepare: PrepareOpt = None) -> None:
+    """Safe entrypoint: restore, prepare, check, app under Litestream. Example: litefix boot --prepare CMD -- APP"""
+    from litefix import boot as booting
+
+    raise typer.Exit(booting.boot(booting.BootOptions(config, litestream, prepare), argv, _progress))
 
 
 def _progress(message: str) -> None:

@@ -209,6 +209,13 @@ class Context:
         paths = {self.db, self.real_db, self.wal_path, self.shm_path}
         return find_open_descriptors(paths)
 
+    def wal_with_pages(self) -> WalScan | None:
+        """The WAL scan with its page map (pgno -> newest committed frame), scanning again if needed."""
+        scan = self.wal
+        if scan is not None and scan.page_frames is None:
+            scan = scan_wal(self.wal_path, collect_pages=True)
+        return scan
+
     def wal_changed_since_scan(self) -> bool:
         """True when a writer touched the -wal after we read it: comparisons are then unsafe."""
         now = file_state(self.wal_path)

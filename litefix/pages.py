@@ -122,7 +122,8 @@ def plan_ltx_restore(files: list[LtxFileInfo], target: int | None = None) -> Ltx
 
     Raises PageError naming the first TXID no file covers (a gap) or the lack of a snapshot.
     """
-    usable = [f for f in files if f.header is not None and f.min_txid is not None and f.max_txid is not None]
+    # Listed through the binary, files have no parsed header; a header that failed to parse disqualifies.
+    usable = [f for f in files if f.header_error is None and f.min_txid is not None and f.max_txid is not None]
     if not usable:
         raise PageError("the replica holds no readable LTX file")
     top = max(f.max_txid or 0 for f in usable)

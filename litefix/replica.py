@@ -294,12 +294,16 @@ def local_position(meta_dir: str) -> LocalPosition:
     return LocalPosition(None)
 
 
-def replica_position_03(generation: Generation) -> Pos | None:
-    try:
-        return replicated_end(generation)
-    except GenerationsError:
-        last = generation.wal_segments[-1] if generation.wal_segments else None
-        return last.pos if last else None
+def replica_position_03(generation: Generation, native: bool) -> Pos | None:
+    """Where the replica's WAL ends. Listed through the binary, segments are not readable here:
+    the start of the last segment is the best known position (compare indexes, not offsets)."""
+    if native:
+        try:
+            return replicated_end(generation)
+        except (GenerationsError, OSError):
+            pass
+    last = generation.wal_segments[-1] if generation.wal_segments else None
+    return last.pos if last else None
 
 
 def gaps_03(generation: Generation, native: bool) -> list[str]:

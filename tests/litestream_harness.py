@@ -47,8 +47,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "
         time.sleep(0.05)
 
 
-def config_text(version: str, dbs: list[tuple[Path, Path]], *, log_level: str = "debug",
-                extra_db: str = "") -> str:
+def config_text(version: str, dbs: list[tuple[Path, Path]], *, log_level: str = "debug", extra_db: str = "") -> str:
     """A litestream.yml in the shape `version` expects: 0.3 `replicas:` list, 0.5 `replica:` mapping."""
     lines = [f"logging:\n  level: {log_level}", "dbs:"]
     for db, replica in dbs:
@@ -58,11 +57,19 @@ def config_text(version: str, dbs: list[tuple[Path, Path]], *, log_level: str = 
         if extra_db:
             lines.append(extra_db)
         if version.startswith("0.3"):
-            lines += ["    replicas:", "      - type: file", f"        path: {replica}",
-                      f"        sync-interval: {INTERVALS['sync']}"]
+            lines += [
+                "    replicas:",
+                "      - type: file",
+                f"        path: {replica}",
+                f"        sync-interval: {INTERVALS['sync']}",
+            ]
         else:
-            lines += ["    replica:", "      type: file", f"      path: {replica}",
-                      f"      sync-interval: {INTERVALS['sync']}"]
+            lines += [
+                "    replica:",
+                "      type: file",
+                f"      path: {replica}",
+                f"      sync-interval: {INTERVALS['sync']}",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -82,9 +89,15 @@ class Replicator:
 
     def start(self) -> Replicator:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child until stop()
+        env = {**os.environ, **self.env}
+        if not self.version.startswith("0.3"):
+            env.pop("AWS_CA_BUNDLE", None)  # 0.5.17 cannot build its S3 client with it set (notes §10)
         self.proc = subprocess.Popen(
             [str(self.binary), "replicate", "-config", str(self.config)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         log.close()
         return self
@@ -135,8 +148,12 @@ class Deployment:
     def replica(self, name: str | None = None) -> Path:
         return self.root / "replica" / (name or self.names[0])
 
-    def write_config(self, path: Path | None = None, names: tuple[str, ...] | None = None,
-                     replica_of: Callable[[str], Path] | None = None) -> Path:
+    def write_config(
+        self,
+        path: Path | None = None,
+        names: tuple[str, ...] | None = None,
+        replica_of: Callable[[str], Path] | None = None,
+    ) -> Path:
         path = path or self.root / "litestream.yml"
         replica_of = replica_of or self.replica
         dbs = [(self.db(n), replica_of(n)) for n in (names or self.names)]
@@ -156,8 +173,9 @@ class Deployment:
 
 
 @contextmanager
-def deployment(root: Path, version: str, names: tuple[str, ...] = ("production_cable.sqlite3",)) -> Iterator[
-        Deployment]:
+def deployment(
+    root: Path, version: str, names: tuple[str, ...] = ("production_cable.sqlite3",)
+) -> Iterator[Deployment]:
     dep = Deployment(root, version, names)
     try:
         yield dep

@@ -6,6 +6,8 @@ litefix also looks at ./litestream.yml, which Litestream itself never reads).
 
 from __future__ import annotations
 
+import os
+
 from litefix.codes import CODES
 from litefix.config import DatabaseConfig
 from litefix.context import Context, Skip
@@ -37,6 +39,18 @@ def inspect(ctx: Context) -> Report:
     binary = ctx.binary
     if binary is None or binary.version is None:
         return report
+    s3 = [r.location for r in db.replicas if r.type == "s3"]
+    if s3 and binary.generation == "0.5" and os.environ.get("AWS_CA_BUNDLE"):
+        report.findings.append(
+            CODES["litestream-version-risk"].finding(
+                f"AWS_CA_BUNDLE is set, and Litestream {binary.version} cannot build its S3 client with it: "
+                f"replication to {s3[0]} fails at start (`unable to add custom RootCAs HTTPClient`)",
+                {"AWS_CA_BUNDLE": os.environ["AWS_CA_BUNDLE"], "litestream": str(binary.version), "replicas": s3},
+                severity=Severity.ERROR,
+                hint="unset AWS_CA_BUNDLE in the environment of `litestream replicate` and `restore` (measured on "
+                "0.5.17; 0.3.13 is not affected)",
+            )
+        )
     mine = _lines(db)
     problems = [n for n in config.incompatibilities(str(binary.version)) if n.line == 0 or n.line in mine]
     if problems:

@@ -135,6 +135,7 @@ def _inspect_03(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
         )
     else:
         report.facts["unsynced_wal_bytes"] = wal.committed_end - last.size
+        ctx.remember("unsynced_wal_bytes", wal.committed_end - last.size)
 
 
 def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, report: Report) -> None:
@@ -212,3 +213,4 @@ def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
         )
     else:
         report.facts["unsynced_wal_bytes"] = wal.committed_end - end
+        ctx.remember("unsynced_wal_bytes", wal.committed_end - end)

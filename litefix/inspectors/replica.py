@@ -13,7 +13,7 @@ from typing import Any
 
 from litefix.codes import CODES
 from litefix.context import Context, Skip
-from litefix.formats.generations import Generation
+from litefix.formats.generations import Generation, Pos
 from litefix.inspectors import Report
 from litefix.inspectors.meta_dir import meta_dir_of
 from litefix.model import JSON, Severity
@@ -143,6 +143,8 @@ def _inspect_05(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
         if lag > 0:
             _behind(ctx, view, local, f"{lag} transactions (TXID {local.txid:016x} vs {rtx:016x})", report)
             return
+    if _unsynced(ctx, view, local, report):
+        return
     if ctx.options.compare and view.read_by == "native":
         try:
             plan = plan_ltx_restore(view.ltx)
@@ -194,9 +196,13 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             )
         )
         return
-    rpos = replica_position_03(chosen)
+    native = view.read_by == "native"
+    rpos = replica_position_03(chosen, native)
     facts["replica_position"] = str(rpos) if rpos else None
     lpos = local.pos
+    if rpos is not None and lpos is not None and not native:  # offsets unknown: compare indexes only
+        lpos = Pos(lpos.generation, lpos.index, 0)
+        rpos = Pos(rpos.generation, rpos.index, 0)
     if rpos is not None and lpos is not None and lpos.generation == rpos.generation:
         if rpos > lpos:
             report.findings.append(
@@ -215,6 +221,8 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             )
             _behind(ctx, view, local, f"{what} ({lpos} vs {rpos})", report)
             return
+    if _unsynced(ctx, view, local, report):
+        return
     if ctx.options.compare and view.read_by == "native":
         try:
             remote = GenerationPages(chosen)
@@ -250,6 +258,17 @@ def _behind(ctx: Context, view: ReplicaView, local: LocalPosition, what: str, re
         report.facts["lag"] = evidence
 
 
+def _unsynced(ctx: Context, view: ReplicaView, local: LocalPosition, report: Report) -> bool:
+    """Committed -wal bytes that Litestream has not seen yet (it is stopped, or behind): local is ahead."""
+    pending = int(ctx.recall("unsynced_wal_bytes") or 0)
+    if pending <= 0:
+        return False
+    wal_time = ctx.wal_state.mtime_ns / 1e9 if ctx.wal_state.exists else None
+    later = LocalPosition(local.format, local.generation, local.index, local.offset, local.txid, wal_time)
+    _behind(ctx, view, later, f"{pending} bytes of committed WAL not yet synced", report)
+    return True
+
+
 def _check_age(ctx: Context, view: ReplicaView, report: Report) -> None:
     newest = view.newest_time
     if newest is None:
@@ -281,7 +300,7 @@ def _compare(
         return
     before = (ctx.db_state.size, ctx.db_state.mtime_ns)
     try:
-        mine = LocalPages.open(ctx.db, ctx.wal)
+        mine = LocalPages.open(ctx.db, ctx.wal_with_pages())
         result = compare(mine, remote)
     except (PageError, OSError, ValueError) as exc:
         facts["comparison"] = f"not possible: {exc}"
@@ -337,7 +356,7 @@ def _verify_restore(ctx: Context, target: ReplicaTarget, view: ReplicaView, repo
             if problem is None:
                 report.facts["verify_restore"] = "ok: the latest state restores and passes integrity_check"
                 if ctx.header is not None:
-                    result = compare(LocalPages.open(ctx.db, ctx.wal), LocalPages.open(path))
+                    result = compare(LocalPages.open(ctx.db, ctx.wal_with_pages()), LocalPages.open(path))
                     report.facts["restore_checksum"] = result.to_json()
                 return
     clean, checks = newest_clean_point(binary, source, restore_points(view)[1:], "quick")

@@ -1,0 +1,368 @@
+"""Is the backup restorable, and does it hold what the database holds? Real replicas, real binaries.
+
+Each test builds its state with the real Litestream (file replicas, and S3 on a real
+S3-compatible server on 127.0.0.1), then asks `litefix diagnose` about it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import lz4.block
+import lz4.frame
+import pytest
+from fastcrc import crc64
+
+from litefix.formats.generations import scan_replica_generations
+from litefix.formats.ltx import LtxHeader, iter_ltx_pages, read_ltx_header, scan_ltx_dir, verify_ltx
+from litefix.formats.wal import scan_wal
+from litefix.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
+from tests.helpers import Result, litefix
+from tests.litestream_harness import VERSIONS, Deployment, binary, config_text, migrate, wait_for, write_rows
+from tests.s3server import S3Server
+
+DB = "production_cable.sqlite3"
+
+
+def diagnose(dep: Deployment, *args: str | Path) -> Result:
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary(dep.version))}
+    return litefix("diagnose", dep.db(), "--config", dep.root / "litestream.yml", "--json", *args, env=env, timeout=300)
+
+
+def codes(result: Result) -> set[str]:
+    return {f["code"] for f in result.json()["findings"] if f["severity"] != "info"}
+
+
+def replica_facts(result: Result) -> dict[str, object]:
+    doc = result.json()
+    run = next(r for r in doc["inspectors"] if r["name"] == "replica")
+    assert run["status"] == "ok", run
+    facts: dict[str, object] = run["facts"]
+    return facts
+
+
+def replicated(root: Path, version: str, rows: int = 30) -> Deployment:
+    """Migrated, replicated, and Litestream stopped after its final sync: a quiet, in-sync state."""
+    root.mkdir(parents=True, exist_ok=True)
+    dep = Deployment(root, version, (DB,))
+    dep.write_config()
+    migrate(dep.db(), rows)
+    rep = dep.replicate()
+    rep.wait_for_log(r"snapshot written|snapshot complete|ltx file uploaded|wal segment written", 30)
+    write_rows(dep.db(), 5)
+    time.sleep(0.6)
+    rep.stop()
+    return dep
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_quiet_database_equals_its_replica_page_for_page_and_its_restore(version: str, tmp_path: Path) -> None:
+    dep = replicated(tmp_path, version)
+    result = diagnose(dep, "--compare", "--verify-restore")
+    facts = replica_facts(result)
+    [replica] = facts["replicas"]  # type: ignore[misc]
+    comparison = replica["comparison"]
+    assert comparison["equal"] is True, comparison
+    restored = facts["restore_checksum"]  # type: ignore[index]
+    assert restored["equal"] and restored["checksum_replica"] == comparison["checksum_local"]  # type: ignore[index]
+    assert not codes(result) - {"litestream-not-running"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("side", ["local", "replica"])
+def test_a_one_page_change_on_either_side_is_caught_and_named(version: str, side: str, tmp_path: Path) -> None:
+    dep = replicated(tmp_path, version, rows=400)  # enough pages that some are only in the file, not the WAL
+    if side == "local":
+        # A byte of a page that only the database file holds (not shadowed by a -wal frame), as a bad sector would.
+        wal = Path(f"{dep.db()}-wal")
+        in_wal = set(scan_wal(str(wal), collect_pages=True).page_frames or {}) if wal.exists() else set()
+        page = max(p for p in range(2, os.path.getsize(dep.db()) // 4096 + 1) if p not in in_wal)
+        with open(dep.db(), "r+b") as fh:
+            fh.seek((page - 1) * 4096 + 300)
+            fh.write(b"\xff")
+    else:
+        page = _damage_replica_page(dep)
+    result = diagnose(dep, "--compare")
+    assert "replica-diverged" in codes(result)
+    [replica] = replica_facts(result)["replicas"]  # type: ignore[misc]
+    assert page in replica["comparison"]["first_differing_pages"], replica["comparison"]
+
+
+def _damage_replica_page(dep: Deployment) -> int:
+    """Change one page inside the replica's newest state, keeping every file valid (a replica written wrong)."""
+    if dep.version.startswith("0.3"):
+        [gen] = scan_replica_generations(dep.replica())
+        overlaid = GenerationPages(gen)
+        try:
+            page = next(p for p in range(2, overlaid.page_count + 1) if p not in overlaid._spill)
+        finally:
+            overlaid.close()
+        snapshot = gen.latest_snapshot
+        assert snapshot is not None
+        data = bytearray(lz4.frame.decompress(snapshot.path.read_bytes()))
+        data[(page - 1) * 4096 + 300] ^= 0xFF
+        snapshot.path.write_bytes(lz4.frame.compress(bytes(data)))
+        return page
+    plan = plan_ltx_restore(scan_ltx_dir(dep.replica()))
+    target = plan.later[-1] if plan.later else plan.snapshot
+    pages = dict(iter_ltx_pages(target.path))
+    page = max(pages)
+    changed = bytearray(pages[page])
+    changed[300] ^= 0xFF
+    pages[page] = bytes(changed)
+    write_ltx(target.path, read_ltx_header(target.path), pages)
+    return page
+
+
+def write_ltx(path: Path, header: LtxHeader, pages: dict[int, bytes]) -> None:
+    """Encode an LTX file (ltx 0.5.2 layout: LZ4 block pages, page index, trailer with file checksum)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(100)
+    out = bytearray(raw)
+    crc = crc64.go_iso(raw)
+    index = bytearray()
+    for pgno in sorted(pages):
+        offset = len(out)
+        block = lz4.block.compress(pages[pgno], store_size=False)
+        head = struct.pack(">IHI", pgno, 1, len(block))
+        out += head + block
+        crc = crc64.go_iso(pages[pgno], crc64.go_iso(head, crc))
+        index += _uvarint(pgno) + _uvarint(offset) + _uvarint(len(head) + len(block))
+    end = bytes(6)
+    out += end
+    crc = crc64.go_iso(end, crc)
+    index += _uvarint(0)
+    tail = bytes(index) + struct.pack(">Q", len(index)) + struct.pack(">Q", 0)
+    out += tail
+    crc = crc64.go_iso(tail, crc)
+    out += struct.pack(">Q", crc | (1 << 63))
+    path.write_bytes(bytes(out))
+    assert verify_ltx(path).ok, verify_ltx(path).error
+    del header
+
+
+def _uvarint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_local_writes_while_litestream_waits_to_sync_leave_the_replica_behind(version: str, tmp_path: Path) -> None:
+    dep = Deployment(tmp_path, version, (DB,))
+    config = tmp_path / "litestream.yml"
+    config.write_text(
+        config_text(version, [(dep.db(), dep.replica())]).replace("sync-interval: 100ms", "sync-interval: 30s")
+    )
+    migrate(dep.db(), 10)
+    rep = dep.replicate(config=config)
+    try:
+        rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+        before = replica_facts(diagnose(dep))["local_position"]
+        write_rows(dep.db(), 20)  # the local state moves every 100 ms, the replica only every 30 s
+        wait_for(lambda: replica_facts(diagnose(dep))["local_position"] != before, 10, "the local position to move")
+        result = diagnose(dep, "--max-lag", "0")
+    finally:
+        rep.stop(signal.SIGKILL)  # no final sync: the point is the lag
+    assert "replica-behind" in codes(result), result.out
+    [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-behind"]
+    assert finding["evidence"]["behind_by"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_older_copy_put_in_place_leaves_the_replica_ahead(version: str, tmp_path: Path) -> None:
+    dep = Deployment(tmp_path, version, (DB,))
+    dep.write_config()
+    migrate(dep.db(), 10)
+    rep = dep.replicate()
+    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+    old = tmp_path / "old-volume"
+    old.mkdir()
+    time.sleep(0.5)
+    for name in (DB, f"{DB}-wal", f".{DB}-litestream"):
+        src = tmp_path / name
+        if src.is_dir():
+            shutil.copytree(src, old / name)
+        elif src.exists():
+            shutil.copy(src, old / name)
+    for _ in range(3):
+        write_rows(dep.db(), 10)
+        time.sleep(0.4)
+    rep.stop()
+    for name in (DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"):  # the deploy mounted an old volume
+        target = tmp_path / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        if (old / name).is_dir():
+            shutil.copytree(old / name, target)
+        elif (old / name).exists():
+            shutil.copy(old / name, target)
+    result = diagnose(dep)
+    assert "replica-ahead" in codes(result), result.out
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_empty_replica_path_is_replica_missing(version: str, tmp_path: Path) -> None:
+    dep = Deployment(tmp_path, version, (DB,))
+    dep.write_config()
+    migrate(dep.db(), 5)
+    result = diagnose(dep)
+    [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-missing"]
+    assert finding["severity"] == "warning"  # nothing says it was ever replicated: a first deploy
+    replicated(tmp_path / "second", version)
+    dep2 = Deployment(tmp_path / "second", version, (DB,))
+    shutil.rmtree(dep2.replica())
+    result = diagnose(dep2)
+    [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-missing"]
+    assert finding["severity"] == "error"  # the meta dir says it was replicated: the backup is gone
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_deleted_segment_or_ltx_file_is_a_gap(version: str, tmp_path: Path) -> None:
+    dep = Deployment(tmp_path, version, (DB,))
+    dep.write_config()
+    migrate(dep.db(), 10)
+    rep = dep.replicate()
+    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+    for _ in range(4):
+        write_rows(dep.db(), 10)
+        time.sleep(0.3)
+    rep.stop()
+    if version.startswith("0.3"):
+        segments = sorted(dep.replica().glob("generations/*/wal/*.wal.lz4"))
+        assert len(segments) >= 3
+        segments[len(segments) // 2].unlink()
+    else:
+        for level in ("1", "2", "3"):
+            shutil.rmtree(dep.replica() / "ltx" / level, ignore_errors=True)
+        l0 = sorted((dep.replica() / "ltx" / "0").glob("*.ltx"))
+        snapshot_max = max(int(p.name.split("-")[1][:16], 16) for p in (dep.replica() / "ltx" / "9").glob("*.ltx"))
+        later = [p for p in l0 if int(p.name[:16], 16) > snapshot_max + 1]
+        assert later, [p.name for p in l0]
+        later[0].unlink()
+    assert "replica-gap" in codes(diagnose(dep))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_replica_written_by_another_database_is_diverged(version: str, tmp_path: Path) -> None:
+    ours = replicated(tmp_path / "ours", version)
+    other = replicated(tmp_path / "other", version, rows=3)
+    shutil.rmtree(ours.replica())
+    shutil.copytree(other.replica(), ours.replica())
+    assert {"replica-diverged", "replica-ahead"} & codes(diagnose(ours, "--compare"))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_replica_directory_deleted_while_litestream_runs(version: str, tmp_path: Path) -> None:
+    """0.3 keeps writing WAL segments into a generation with no snapshot: nothing restorable."""
+    dep = Deployment(tmp_path, version, (DB,))
+    dep.write_config()
+    migrate(dep.db(), 10)
+    rep = dep.replicate()
+    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+    shutil.rmtree(dep.replica())
+    for _ in range(3):
+        write_rows(dep.db(), 5)
+        time.sleep(0.4)
+    wait_for(lambda: dep.replica().exists(), 10, "Litestream to write into the replica path again")
+    result = diagnose(dep)
+    rep.stop()
+    assert {"replica-gap", "replica-missing"} & codes(result), result.out
+
+
+def test_corrupt_replica_files_give_findings_not_tracebacks(tmp_path: Path) -> None:
+    dep = replicated(tmp_path, "0.5.17")
+    files = sorted((dep.replica() / "ltx").rglob("*.ltx"))
+    files[0].write_bytes(b"NOPE" + files[0].read_bytes()[4:])  # bad magic
+    files[-1].write_bytes(files[-1].read_bytes()[:-7])  # truncated
+    (dep.replica() / "ltx" / "0" / "not-a-txid.ltx").write_bytes(b"junk")
+    result = diagnose(dep, "--compare")
+    assert "Traceback" not in result.err and result.code in (0, 1)
+    assert result.json()["inspected"], result.out
+
+
+# --- S3 through the real binary ------------------------------------------------------------------
+
+
+def s3_config(version: str, db: Path, endpoint: str, bucket: str) -> str:
+    replica = (
+        f"type: s3\n{{i}}bucket: {bucket}\n{{i}}path: {db.name}\n{{i}}endpoint: {endpoint}\n"
+        f"{{i}}region: us-east-1\n{{i}}force-path-style: true\n{{i}}sync-interval: 100ms\n"
+    )
+    if version.startswith("0.3"):
+        block = "    replicas:\n      - " + replica.format(i="        ")
+    else:
+        block = "    replica:\n      " + replica.format(i="      ")
+    return f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    checkpoint-interval: 1s\n" + block
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_s3_replica_is_listed_compared_and_restored_through_the_binary(
+    version: str, tmp_path: Path, s3: S3Server
+) -> None:
+    bucket = f"litefix-{version.replace('.', '-')}-{os.getpid()}"
+    s3.create_bucket(bucket)
+    dep = Deployment(tmp_path, version, (DB,))
+    (tmp_path / "litestream.yml").write_text(s3_config(version, dep.db(), s3.endpoint, bucket))
+    migrate(dep.db(), 20)
+    rep = dep.replicate(config=tmp_path / "litestream.yml")
+    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+    write_rows(dep.db(), 5)
+    time.sleep(0.8)
+    rep.stop()
+    assert s3.keys(bucket), "nothing reached the S3 server"
+    result = diagnose(dep, "--verify-restore")
+    facts = replica_facts(result)
+    [replica] = facts["replicas"]  # type: ignore[misc]
+    assert replica["read_by"].startswith("litestream"), replica
+    assert replica["format"] in ("0.3", "0.5")
+    assert facts["restore_checksum"]["equal"], facts  # type: ignore[index]
+    assert not codes(result) - {"litestream-not-running"}, result.out
+
+
+def test_unreachable_s3_replica_is_replica_unreachable(tmp_path: Path) -> None:
+    dep = Deployment(tmp_path, "0.5.17", (DB,))
+    (tmp_path / "litestream.yml").write_text(s3_config("0.5.17", dep.db(), "http://127.0.0.1:9", "nowhere"))
+    migrate(dep.db(), 2)
+    result = diagnose(dep)
+    [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-unreachable"]
+    assert finding["evidence"]["stderr"]
+
+
+def test_page_checksum_of_the_replica_equals_the_restored_file(tmp_path: Path) -> None:
+    dep = replicated(tmp_path, "0.5.17", rows=300)
+    out = tmp_path / "restored.db"
+    subprocess.run(
+        [str(binary("0.5.17")), "restore", "-config", str(tmp_path / "litestream.yml"), "-o", str(out), str(dep.db())],
+        check=True,
+        capture_output=True,
+    )
+    plan = plan_ltx_restore(scan_ltx_dir(dep.replica()))
+    assert checksum(LtxPages(plan)) == checksum(LocalPages.open(str(out)))
+
+
+def test_config_text_helper_shapes_match_versions() -> None:
+    assert "replicas:" in config_text("0.3.13", [(Path("/a"), Path("/r"))])
+    assert "replica:" in config_text("0.5.17", [(Path("/a"), Path("/r"))])
+
+
+def test_aws_ca_bundle_with_0_5_and_an_s3_replica_is_flagged(tmp_path: Path) -> None:
+    """Measured: 0.5.17 cannot start its S3 client when AWS_CA_BUNDLE is set (common on CI images)."""
+    dep = Deployment(tmp_path, "0.5.17", (DB,))
+    (tmp_path / "litestream.yml").write_text(s3_config("0.5.17", dep.db(), "http://127.0.0.1:9", "bucket"))
+    migrate(dep.db(), 2)
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary("0.5.17")), "AWS_CA_BUNDLE": "/etc/ssl/certs/ca.pem"}
+    result = litefix("diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--json", env=env)
+    [finding] = [f for f in result.json()["findings"] if "AWS_CA_BUNDLE" in f["message"]]
+    assert finding["code"] == "litestream-version-risk" and finding["severity"] == "error"
