@@ -48,16 +48,17 @@ from litefix.check import (
 )
 from litefix.config import LitestreamConfig
 from litefix.context import Context, Options
-from litefix.errors import EXIT_CANNOT_INSPECT, EXIT_FINDINGS, EXIT_INTERRUPTED, LitefixError, Refused, UsageError
+from litefix.errors import (
+    EXIT_CANNOT_INSPECT,
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_LITESTREAM_STOPPED,
+    LitefixError,
+    Refused,
+    UsageError,
+)
 from litefix.litestream import Binary, Invocation, require_binary
 from litefix.model import Severity
-
-# To be moved into errors.EXIT_CODES by the lead (the README table is generated from there).
-EXIT_LITESTREAM_STOPPED = 6
-EXIT_LITESTREAM_STOPPED_MEANING = (
-    "boot: Litestream did not start, or stopped while the app ran (the app was stopped too: its writes would "
-    "not be backed up)."
-)
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 READY_TIMEOUT = 30.0  # Litestream opens local files first; the replica is contacted later
@@ -117,7 +118,7 @@ def boot(options: BootOptions, app: Sequence[str], output: Log = lambda _m: None
         signals.stop_if_received("restoring")
         if options.prepare:
             run_prepare(options.prepare, signals, log)
-        report = run_check(gate, fail_on=Severity.ERROR, log=log)
+        report = run_check(gate, fail_on=Severity.ERROR, booting=True, log=log)
         signals.stop_if_received("checking")
         from litefix.render import check_verdict, checklist_text
 
@@ -190,7 +191,7 @@ def restore_one(ctx: Context, log: Log) -> str:
 
 def run_prepare(command: str, signals: Signals, log: Log) -> None:
     log(f"prepare: {command}")
-    proc = subprocess.Popen(command, shell=True, process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509 - no other thread runs here
+    proc = subprocess.Popen(command, shell=True, process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
     signals.target = proc.pid
     try:
         code = proc.wait()
@@ -230,7 +231,7 @@ def supervise(
     try:
         wait_until_open(litestream, databases, signals, options.ready_timeout, log)
         try:
-            app_proc = subprocess.Popen(list(app), process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509 - no other thread runs here
+            app_proc = subprocess.Popen(list(app), process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
         except OSError as exc:
             raise UsageError(
                 f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
@@ -256,7 +257,7 @@ def supervise(
         signals.target = None
         log(f"the app exited with {_exit_code(code)}; stopping Litestream after its final sync")
         if binary.generation == "0.3":
-            wait_for_quiet_checkpoint(config, databases)
+            wait_until_idle_0_3(config, databases)
     finally:
         stop_litestream(litestream, options.stop_timeout, log)
     return _exit_code(app_code)
@@ -295,44 +296,85 @@ def wait_until_open(
         time.sleep(POLL)
 
 
-def wait_for_quiet_checkpoint(config: LitestreamConfig, databases: Sequence[str]) -> None:
-    """Litestream 0.3 checkpoints once more on shutdown when one is due, and that checkpoint's read lock
-    is re-acquired with an already-cancelled context: `error closing db … release read lock: context
-    canceled`, exit 1 (measured: 5 of 25 stops right after the app's last write; db.go v0.3.13
-    `Close` → `Sync`). It is due when the -wal holds more than Litestream's own frame and the database
-    file is older than checkpoint-interval. Wait (at most two monitor intervals) until it is not:
-    Litestream's own monitor runs that checkpoint first."""
+DRAIN_LIMIT = 5.0  # never hold a shutdown longer than this (docker stop gives 10 s in all)
+
+
+def wait_until_idle_0_3(config: LitestreamConfig, databases: Sequence[str]) -> None:
+    """Let Litestream 0.3 finish its own work before SIGTERM, so that its shutdown logs no error.
+
+    0.3.13's `DB.Close` runs one more `Sync` and a final replica sync (db.go v0.3.13), and two things
+    go wrong there when work is pending (measured: 5 of 25 stops right after the app's last write):
+    a checkpoint that is due re-acquires its read lock with the already-cancelled context (`error
+    closing db … release read lock: context canceled`, exit 1), and the final replica sync races
+    the replica's own goroutine for the same segment (`… .wal.lz4.tmp: no such file or directory`).
+    So wait until no checkpoint is due (the -wal holds at most Litestream's own frame, or the file
+    is younger than checkpoint-interval) and the -wal, the shadow WAL and a file replica have been
+    still for a monitor plus a sync interval — at most DRAIN_LIMIT seconds. Data is safe either
+    way: the final sync happens in both versions (measured)."""
     from litefix.formats.wal import scan_wal
 
-    def due(db: str) -> tuple[bool, float]:
+    def settings(db: str) -> tuple[float, float, float, int, list[str]]:
         entry = config.find_db(db)
-        interval = (entry.checkpoint_interval if entry else None) or 60.0
-        monitor = (entry.monitor_interval if entry else None) or 1.0
-        min_pages = (entry.min_checkpoint_page_count if entry else None) or 1000
+        if entry is None:
+            return 60.0, 1.0, 1.0, 1000, []
+        replica = entry.replica
+        watched = [entry.meta_dir] + ([replica.path] if replica and replica.type == "file" and replica.path else [])
+        return (
+            entry.checkpoint_interval or 60.0,
+            entry.monitor_interval or 1.0,
+            (replica.sync_interval if replica else None) or 1.0,
+            entry.min_checkpoint_page_count or 1000,
+            watched,
+        )
+
+    def checkpoint_due(db: str) -> bool:
+        interval, monitor, _, min_pages, _ = settings(db)
         try:
             frames = scan_wal(db + "-wal").valid_frames if os.path.exists(db + "-wal") else 0
             age = time.time() - os.stat(db).st_mtime
         except OSError:
-            return False, monitor
-        if frames <= 1:
-            return False, monitor
-        return frames >= min_pages or age > interval - monitor - 0.25, monitor
+            return False
+        return frames > 1 and (frames >= min_pages or age > interval - monitor - 0.25)
 
-    limit = max([due(db)[1] for db in databases] + [0.0]) * 2 + 0.5
-    deadline = time.monotonic() + min(limit, 5.0)
-    while any(due(db)[0] for db in databases) and time.monotonic() < deadline:
+    def fingerprint(db: str) -> tuple[int, ...]:
+        stamps = []
+        for path in [db + "-wal", *settings(db)[4]]:
+            for root, _dirs, files in os.walk(path) if os.path.isdir(path) else [("", [], [path])]:
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        st = os.stat(os.path.join(root, name))
+                        stamps += [st.st_size, st.st_mtime_ns]
+        return tuple(stamps)
+
+    deadline = time.monotonic() + DRAIN_LIMIT
+    seen = {db: (fingerprint(db), time.monotonic()) for db in databases}
+    while time.monotonic() < deadline:
+        idle = True
+        for db in databases:
+            now, current = time.monotonic(), fingerprint(db)
+            if current != seen[db][0]:
+                seen[db] = (current, now)
+            _, monitor, sync, _, _ = settings(db)
+            if checkpoint_due(db) or now - seen[db][1] < monitor + sync:
+                idle = False
+        if idle:
+            return
         time.sleep(POLL)
 
 
 def stop_litestream(litestream: subprocess.Popen[bytes], timeout: float, log: Log) -> None:
-    if litestream.returncode is None and litestream.poll() is None:
-        litestream.send_signal(signal.SIGTERM)
-        if reap({litestream.pid: litestream}, timeout) is None:
-            log(f"Litestream did not stop within {timeout:.0f}s of SIGTERM: killing it")
-            litestream.kill()
-            reap_first({litestream.pid: litestream})
-    if litestream.returncode:
-        log(f"Litestream exited with {litestream.returncode} while stopping (its log above says why)")
+    """SIGTERM (its final sync runs on that), then SIGKILL after `timeout`. Never SIGHUP: Go's default
+    action for it kills Litestream without the final sync (measured on 0.3.13 and 0.5.17)."""
+    if litestream.returncode is not None or litestream.poll() is not None:
+        return  # it already exited (and said why)
+    litestream.send_signal(signal.SIGTERM)
+    stopped = reap({litestream.pid: litestream}, timeout)
+    if stopped is None:
+        log(f"Litestream did not stop within {timeout:.0f}s of SIGTERM: killing it")
+        litestream.kill()
+        stopped = reap_first({litestream.pid: litestream})
+    if stopped[1]:
+        log(f"Litestream exited with {stopped[1]} while stopping (its log above says why)")
 
 
 # --- processes and signals --------------------------------------------------------------------------
@@ -397,8 +439,15 @@ class Signals:
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    """The child's whole process group (a shell-wrapped app's real server too, like `tini -g`); just the
+    child if it has left that group."""
+    try:
         os.killpg(pgid, signum)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pgid, signum)
+    except PermissionError:
+        pass
 
 
 def _exit_code(code: int | None) -> int:
@@ -412,5 +461,8 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when litefix dies, so that nothing is left orphaned."""
+    """In the child before exec: SIGTERM when litefix dies, so that nothing is left orphaned.
+
+    (A preexec_fn is unsafe only while other threads run; boot starts children only after its
+    restore and check threads have finished.)"""
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -26,60 +26,16 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from litefix.codes import INIT, Code
+from litefix.codes import CODES
 from litefix.config import LitestreamConfig, discover_config, load_config
 from litefix.context import Context, Options
 from litefix.diagnose import diagnose_in
 from litefix.errors import ConfigError, LitefixError, UsageError
-from litefix.inspectors import registry
 from litefix.model import JSON, Diagnosis, Finding, InspectorRun, RunStatus, Severity
 from litefix.procfs import Holder, find_open_descriptors, litestream_processes, replicate_command_db
 from litefix.procfs import replicate_config_path as process_config_path
 
 # Moved into litefix/codes.py by the lead (the README table is generated from there).
-DEPLOY_CODES: dict[str, Code] = {
-    c.code: c
-    for c in (
-        Code(
-            "database-not-persistent",
-            Severity.WARNING,
-            "The database is on tmpfs/ramfs, in a container's overlay layer, or under /tmp: it is gone after a "
-            "reboot or redeploy, and every boot depends on restoring it from the replica.",
-            "Put the databases on a volume that outlives the container, and point litestream.yml at it.",
-            (),
-        ),
-        Code(
-            "replica-not-persistent",
-            Severity.WARNING,
-            "A file replica is on tmpfs/ramfs, in a container's overlay layer, or under /tmp: the backup is gone "
-            "with the machine.",
-            "Replicate to storage that outlives the machine (object storage, or a mounted volume).",
-            (),
-        ),
-        Code(
-            "replica-shared",
-            Severity.ERROR,
-            "Two databases replicate into one replica location — in this config, in another config Litestream "
-            "reads on this machine (LITESTREAM_CONFIG, /etc/litestream.yml), or in the config of a running "
-            "Litestream: the replica mixes their files (0.3) or TXIDs (0.5), and a restore can bring back the "
-            "other database.",
-            "Give every database its own replica path, then re-initialise each: `litefix repair DB --strategy init`.",
-            (INIT,),
-        ),
-        Code(
-            "litestream-already-running",
-            Severity.ERROR,
-            "Before boot, a Litestream process already replicates, waits for, or restores into a database of "
-            "this config (the previous container, a leftover `replicate`, a background restore). Restoring or "
-            "migrating under it replaces the file under a running replicator (the incident), and starting "
-            "another one makes two replicators on one replica.",
-            "Stop it first (the old container, or `kill PID`), then boot; `litefix boot` starts Litestream only "
-            "after restore, migrations and this check.",
-            (),
-        ),
-    )
-}
-
 # Findings `diagnose` reports that mean something else before boot (see gate_view).
 NOT_YET_EXPECTED = "expected before boot: `litefix boot` (or your entrypoint) starts Litestream last"
 # What --fix may do without a human: the codes a missing database leaves behind (the restore
@@ -248,26 +204,27 @@ def _is_sqlite(path: str) -> bool:
 
 
 def diagnose_by_inspector(ctx: Context) -> tuple[CheckLine, ...]:
-    """`diagnose_in`, one inspector at a time through one context, so that every finding keeps the
-    name of the inspector that raised it: a checklist line is one inspector."""
-    lines = []
-    for name, inspect in registry().items():
-        one = diagnose_in(ctx, {name: inspect})
-        lines.append(CheckLine(one.inspectors[0], one.findings))
-    return tuple(lines)
+    """One diagnosis, split into checklist lines: one line per inspector, with the findings it raised."""
+    diagnosis = diagnose_in(ctx)
+    return tuple(
+        CheckLine(run, tuple(f for f in diagnosis.findings if f.inspector == run.name)) for run in diagnosis.inspectors
+    )
 
 
-def gate_view(lines: Sequence[CheckLine]) -> tuple[CheckLine, ...]:
-    """What the findings mean before boot, when Litestream is supposed to be stopped."""
+def gate_view(lines: Sequence[CheckLine], booting: bool = False) -> tuple[CheckLine, ...]:
+    """What the findings mean before boot, when Litestream is supposed to be stopped (`booting`: litefix
+    boot itself starts Litestream next, with the environment `Invocation` gives it)."""
     replica_empty = _replica_format(lines) in ("missing", "empty")
     out = []
     for line in lines:
-        findings = tuple(_before_boot(f, replica_empty) for f in line.findings)
+        findings = tuple(_before_boot(f, replica_empty, booting) for f in line.findings)
         out.append(CheckLine(line.run, tuple(sorted(findings, key=lambda f: -f.severity.rank))))
     return tuple(out)
 
 
-def _before_boot(f: Finding, replica_empty: bool) -> Finding:
+def _before_boot(f: Finding, replica_empty: bool, booting: bool) -> Finding:
+    if booting and f.code == "litestream-version-risk" and "AWS_CA_BUNDLE" in f.evidence:
+        return replace(f, severity=Severity.INFO, hint="litefix boot starts Litestream without AWS_CA_BUNDLE")
     if f.code == "litestream-not-running":
         return replace(f, severity=Severity.INFO, hint=NOT_YET_EXPECTED)
     if f.code == "litestream-tables-missing" and f.severity is Severity.WARNING and not f.evidence.get("meta_dir"):
@@ -549,7 +506,7 @@ def _storage_line(config: LitestreamConfig, databases: Sequence[str], mounts: Se
         if risk:
             mount = mount_of(os.path.realpath(db), mounts)
             findings.append(
-                DEPLOY_CODES["database-not-persistent"].finding(
+                CODES["database-not-persistent"].finding(
                     f"{db} is {risk}",
                     {
                         "path": db,
@@ -562,9 +519,7 @@ def _storage_line(config: LitestreamConfig, databases: Sequence[str], mounts: Se
     for path in sorted(replicas):
         risk = storage_risk(path, mounts)
         if risk:
-            findings.append(
-                DEPLOY_CODES["replica-not-persistent"].finding(f"the replica {path} is {risk}", {"path": path})
-            )
+            findings.append(CODES["replica-not-persistent"].finding(f"the replica {path} is {risk}", {"path": path}))
     facts: dict[str, JSON] = {"mounts_read": bool(mounts)}
     facts["filesystems"] = sorted({m.fs_type for db in databases if (m := mount_of(db, mounts))})
     return CheckLine(InspectorRun("storage", RunStatus.OK, facts), tuple(findings))
@@ -587,7 +542,7 @@ def _replicas_line(
         dbs = sorted({db for db, _ in used})
         if len(dbs) > 1:
             findings.append(
-                DEPLOY_CODES["replica-shared"].finding(
+                CODES["replica-shared"].finding(
                     f"{location} is the replica of {len(dbs)} databases: {', '.join(dbs)}",
                     {"replica": location, "used_by": [{"db": d, "configured_in": w} for d, w in sorted(used)]},
                 )
@@ -601,7 +556,7 @@ def _processes_line(litestreams: Sequence[RunningLitestream]) -> CheckLine:
     for r in litestreams:
         if r.databases:
             findings.append(
-                DEPLOY_CODES["litestream-already-running"].finding(
+                CODES["litestream-already-running"].finding(
                     f"Litestream pid {r.holder.pid} ({r.holder.command[:100]}) is already at work on "
                     f"{', '.join(r.databases)}: it {r.how}",
                     r.to_json(),
@@ -648,10 +603,12 @@ def run_check(
     *,
     fail_on: Severity | str = Severity.ERROR,
     fix: bool = False,
+    booting: bool = False,
     log: Callable[[str], None] = lambda _message: None,
 ) -> CheckReport:
     """Diagnose every database of the config in parallel, check the deployment, optionally apply the
-    safe fixes, and return the whole report. Never raises for what it finds."""
+    safe fixes, and return the whole report. Never raises for what it finds. `booting`: the caller
+    (litefix boot) starts Litestream itself right after, through `Invocation`."""
     from litefix.readonly import _ensure_vfs
 
     started = time.monotonic()
@@ -665,7 +622,9 @@ def run_check(
     _ensure_vfs()  # registered once here: functools.cache is not a lock, and the threads all need it
     work = [_Work(db, Context(db, options)) for db in databases]
     with ThreadPoolExecutor(min(MAX_THREADS, len(work)), thread_name_prefix="litefix-check") as pool:
-        for item, lines in zip(work, pool.map(lambda w: gate_view(diagnose_by_inspector(w.ctx)), work), strict=True):
+        for item, lines in zip(
+            work, pool.map(lambda w: gate_view(diagnose_by_inspector(w.ctx), booting), work), strict=True
+        ):
             item.lines = lines
         litestreams = find_litestreams(databases)
         deployment = check_deployment(config, databases, litestreams, read_mounts())
@@ -685,7 +644,7 @@ def run_check(
                     log(f"{os.path.basename(item.db)}: --fix runs `{strategy}`")
                     item.fix = apply_fix(item.ctx, strategy, log)
                     item.ctx = Context(item.db, options)
-                    item.lines = gate_view(diagnose_by_inspector(item.ctx))
+                    item.lines = gate_view(diagnose_by_inspector(item.ctx), booting)
                 item.lines = fold_shared_replicas(item.lines, deployment)
                 if _failing_codes(item.lines, threshold):
                     item.next_step = next_step(item.ctx, item.lines, config.source_path)

@@ -10,14 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from litefix import __version__
-from litefix.errors import (
-    EXIT_CANNOT_INSPECT,
-    EXIT_FINDINGS,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    LitefixError,
-)
+from litefix.errors import EXIT_CANNOT_INSPECT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, LitefixError
 
 app = typer.Typer(
     add_completion=False,
@@ -48,6 +41,9 @@ LitestreamOpt = Annotated[
 ]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse.")]
 FixFlag = Annotated[bool, typer.Option("--fix", help="Apply the repairs that are safe without a human.")]
+DbArg = Annotated[str, typer.Argument(help="Path to the SQLite database file.", show_default=False)]
+ReplicaOpt = Annotated[str | None, typer.Option("--replica", help="Replica URL or path (default: the config's).")]
+VerifyOpt = Annotated[bool, typer.Option("--verify-restore", help="Restore-test the replica (temp file, integrity).")]
 PrepareOpt = Annotated[str | None, typer.Option("--prepare", help="A shell command run once before the check.")]
 AppArgv = Annotated[list[str], typer.Argument(metavar="APP", help="After --: the app and its arguments.")]
 
@@ -69,7 +65,7 @@ def _root(
 
 @app.command()
 def diagnose(
-    db: Annotated[str, typer.Argument(help="Path to the SQLite database file.", show_default=False)],
+    db: DbArg,
     json_out: JsonFlag = False,
     fail_on: FailOnOpt = FailOn.error,
     integrity: Annotated[
@@ -79,13 +75,9 @@ def diagnose(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every inspector and its facts.")] = False,
     config: ConfigOpt = None,
     litestream: LitestreamOpt = None,
-    replica: Annotated[
-        str | None, typer.Option("--replica", help="Replica URL or path (default: the config's).")
-    ] = None,
+    replica: ReplicaOpt = None,
     compare: Annotated[bool, typer.Option("--compare", help="Compare page checksums with the replica.")] = False,
-    verify_restore: Annotated[
-        bool, typer.Option("--verify-restore", help="Restore the replica to a temp file and integrity-check it.")
-    ] = False,
+    verify_restore: VerifyOpt = False,
     max_lag: Annotated[float, typer.Option("--max-lag", help="Seconds of replica lag before a warning.")] = 60.0,
     max_age: Annotated[float, typer.Option("--max-age", help="Seconds since the newest replica object.")] = 86400.0,
 ) -> None:
@@ -98,8 +90,9 @@ def diagnose(
     from litefix.model import Severity
     from litefix.render import diagnosis_text, to_json
 
+    mode = integrity.value if integrity else None
     options = Options.from_cli(
-        integrity=integrity.value if integrity else None,
+        integrity=mode,
         config=config,
         litestream=litestream,
         replica=replica,
@@ -110,11 +103,8 @@ def diagnose(
     )
     diagnosis = run(db, options)
     typer.echo(to_json(diagnosis.to_json()) if json_out else diagnosis_text(diagnosis, verbose))
-    if diagnosis.at_or_above(Severity(fail_on.value)):
-        raise typer.Exit(EXIT_FINDINGS)
-    if not diagnosis.inspected:
-        raise typer.Exit(EXIT_CANNOT_INSPECT)
-    raise typer.Exit(EXIT_OK)
+    failing = diagnosis.at_or_above(Severity(fail_on.value))
+    raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK if diagnosis.inspected else EXIT_CANNOT_INSPECT)
 
 
 @app.command()
@@ -151,7 +141,7 @@ class Strategy(StrEnum):
 
 @app.command()
 def repair(
-    db: Annotated[str, typer.Argument(help="Path to the SQLite database file.", show_default=False)],
+    db: DbArg,
     strategy: Annotated[Strategy, typer.Option("--strategy", help="How to repair; auto picks from the findings.")] = (
         Strategy.auto
     ),
@@ -169,9 +159,8 @@ def repair(
     rollback: Annotated[bool, typer.Option("--rollback", help="Undo an interrupted repair.")] = False,
     config: ConfigOpt = None,
     litestream: LitestreamOpt = None,
-    replica: Annotated[
-        str | None, typer.Option("--replica", help="Replica URL or path (default: the config's).")
-    ] = None,
+    replica: ReplicaOpt = None,
+    verify_restore: VerifyOpt = False,
 ) -> None:
     """Plan a repair from the evidence, show it, run it (journalled, undoable), and diagnose again.
 
@@ -183,13 +172,13 @@ def repair(
     from litefix.strategies import RepairOptions
     from litefix.workflow import execute_plan, finish_interrupted, plan_repair
 
-    ctx = Context(db, Options.from_cli(config=config, litestream=litestream, replica=replica))
+    options = Options.from_cli(config=config, litestream=litestream, replica=replica, verify_restore=verify_restore)
+    ctx = Context(db, options)
     if resume or rollback:
         report = finish_interrupted(ctx, "resume" if resume else "rollback", _progress)
     else:
-        diagnosis, plan = plan_repair(
-            ctx, RepairOptions(strategy.value, force, stop_litestream, timestamp, generation, txid)
-        )
+        wanted = RepairOptions(strategy.value, force, stop_litestream, timestamp, generation, txid)
+        diagnosis, plan = plan_repair(ctx, wanted)
         typer.echo(to_json(plan.to_json()) if json_out else plan_text(plan), err=json_out and not dry_run)
         if plan.refused:
             raise typer.Exit(EXIT_REFUSED)
@@ -240,10 +229,7 @@ app.add_typer(quarantine_app, name="quarantine")
 def quarantine_list(
     where: Annotated[str, typer.Argument(help="The database (or its directory).")] = ".", json_out: JsonFlag = False
 ) -> None:
-    """List the quarantines beside a database, newest last.
-
-    Example: litefix quarantine list /data/production_cable.sqlite3
-    """
+    """List the quarantines beside a database, newest last. Example: litefix quarantine list /data/app.db"""
     from litefix.quarantine import list_quarantines
     from litefix.render import quarantine_table, to_json
 

@@ -262,6 +262,44 @@ CODES: dict[str, Code] = _codes(
         "Fix credentials, endpoint or network (the evidence has Litestream's own error), then rerun.",
         (),
     ),
+    # --- the deployment around the databases (the pre-deploy gate) --------------------------
+    Code(
+        "database-not-persistent",
+        Severity.WARNING,
+        "The database is on tmpfs/ramfs, in a container's overlay layer, or under /tmp: it is gone after a "
+        "reboot or redeploy, and every boot depends on restoring it from the replica.",
+        "Put the databases on a volume that outlives the container, and point litestream.yml at it.",
+        (),
+    ),
+    Code(
+        "replica-not-persistent",
+        Severity.WARNING,
+        "A file replica is on tmpfs/ramfs, in a container's overlay layer, or under /tmp: the backup is gone "
+        "with the machine.",
+        "Replicate to storage that outlives the machine (object storage, or a mounted volume).",
+        (),
+    ),
+    Code(
+        "replica-shared",
+        Severity.ERROR,
+        "Two databases replicate into one replica location — in this config, in another config Litestream "
+        "reads on this machine (LITESTREAM_CONFIG, /etc/litestream.yml), or in the config of a running "
+        "Litestream: the replica mixes their files (0.3) or TXIDs (0.5), and a restore can bring back the "
+        "other database.",
+        "Give every database its own replica path, then re-initialise each: `litefix repair DB --strategy init`.",
+        (INIT,),
+    ),
+    Code(
+        "litestream-already-running",
+        Severity.ERROR,
+        "Before boot, a Litestream process already replicates, waits for, or restores into a database of "
+        "this config (the previous container, a leftover `replicate`, a background restore). Restoring or "
+        "migrating under it replaces the file under a running replicator (the incident), and starting "
+        "another one makes two replicators on one replica.",
+        "Stop it first (the old container, or `kill PID`), then boot; `litefix boot` starts Litestream only "
+        "after restore, migrations and this check.",
+        (),
+    ),
     # --- litefix's own repairs --------------------------------------------------------------
     Code(
         "repair-unfinished",

@@ -8,6 +8,7 @@ bug. The report is always complete, in the spirit of `barman check`.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from litefix.context import Context, Options, Skip
 from litefix.errors import LitefixError
@@ -40,6 +41,6 @@ def diagnose_in(ctx: Context, inspectors: dict[str, Inspector] | None = None) ->
             runs.append(InspectorRun(name, RunStatus.FAILED, reason=reason))
             continue
         runs.append(InspectorRun(name, RunStatus.OK, facts=report.facts))
-        findings.extend(report.findings)
+        findings.extend(replace(f, inspector=name) for f in report.findings)
     findings.sort(key=lambda f: -f.severity.rank)
     return Diagnosis(db=ctx.db, findings=tuple(findings), inspectors=tuple(runs))

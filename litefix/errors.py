@@ -13,6 +13,7 @@ EXIT_USAGE = 2
 EXIT_CANNOT_INSPECT = 3
 EXIT_REFUSED = 4
 EXIT_REPAIR_FAILED = 5
+EXIT_LITESTREAM_STOPPED = 6
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
@@ -24,6 +25,8 @@ EXIT_CODES = {
     EXIT_REFUSED: "Refused: the action could lose data (a live process holds the database, another repair runs, "
     "no replica).",
     EXIT_REPAIR_FAILED: "A repair step failed; nothing was lost, the journal says how to `--resume` or roll back.",
+    EXIT_LITESTREAM_STOPPED: "boot: Litestream did not start, or stopped while the app ran (the app was stopped "
+    "too: its writes would not be backed up). Otherwise `boot` exits with the app's own exit code.",
     EXIT_INTERRUPTED: "Interrupted (Ctrl-C / SIGINT).",
 }
 

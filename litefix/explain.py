@@ -282,7 +282,9 @@ SIGNATURES: tuple[Signature, ...] = (
             "the process exits 1 after an ordinary SIGINT/SIGTERM."
         ),
         versions=(V03,),
-        cause="A normal stop (deploy, restart) that landed during a checkpoint.",
+        cause="A normal stop (deploy, restart) while a checkpoint was due: 0.3's `Close` runs that checkpoint "
+        "itself (the WAL holds more than one frame and the file is older than checkpoint-interval), and its "
+        "read-lock re-acquire sees the cancelled context.",
         fix="Nothing for this line. Read the errors logged before the shutdown; an exit code of 1 here is not "
         "by itself a failure.",
         captured=("v03-two-replicators.log",),
@@ -435,6 +437,21 @@ SIGNATURES: tuple[Signature, ...] = (
         codes=("litestream-replaced",),
         command=DIAGNOSE,
         captured=("v03-purge-app-holds-empty-wal.log",),
+    ),
+    Signature(
+        pattern=r"^(?:error closing db|failed to run) client write: stat \S+\.wal\.lz4\.tmp: no such file",
+        id="shutdown-upload-race",
+        severity=Severity.INFO,
+        title="Litestream 0.3's final upload raced its own replica goroutine at shutdown",
+        meaning=(
+            "Measured from a single 0.3.13 process: at shutdown the final replica sync and the replica's own "
+            "goroutine both handle the same `.wal.lz4.tmp`, and one finds it gone. Logged as `error closing db` / "
+            "`failed to run`, exit 1. On its own it is not a second replicator."
+        ),
+        versions=(V03 + " (reported)",),
+        cause="A normal stop right after a write.",
+        fix="Nothing for this line; if the same error appears while Litestream runs (not at shutdown), two "
+        "processes replicate one database: see `litefix diagnose DB`.",
     ),
     Signature(
         pattern=r"client write: stat \S+\.tmp: no such file"

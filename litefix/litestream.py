@@ -117,6 +117,13 @@ class Binary:
 
     @cached_property
     def version_text(self) -> str:
+        key = _identity(self.path)
+        if key in _VERSIONS:
+            return _VERSIONS[key]
+        _VERSIONS[key] = text = self._run_version()
+        return text
+
+    def _run_version(self) -> str:
         try:
             proc = subprocess.run([self.path, "version"], capture_output=True, text=True, timeout=30, check=False)
         except OSError as exc:
@@ -162,6 +169,19 @@ class Binary:
             "format": self.generation,
             "embedded_sqlite": self.embedded_sqlite[0],
         }
+
+
+# `litestream version` costs a process start; `check` asks once per database. Keyed by the file's
+# identity, so a binary replaced in place is asked again.
+_VERSIONS: dict[tuple[str, int, int, int], str] = {}
+
+
+def _identity(path: str) -> tuple[str, int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, 0, 0, 0)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _scan_source_id(path: str) -> tuple[str, str | None]:

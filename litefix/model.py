@@ -51,6 +51,7 @@ class Finding:
     evidence: Mapping[str, JSON] = field(default_factory=dict)
     strategies: tuple[Strategy, ...] = ()
     hint: str = ""
+    inspector: str = ""  # which inspector read the evidence; set by diagnose
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -60,6 +61,7 @@ class Finding:
             "evidence": dict(self.evidence),
             "strategies": [s.value for s in self.strategies],
             "hint": self.hint,
+            "inspector": self.inspector,
         }
 
 

@@ -197,8 +197,7 @@ def replicate_config_path(holder: Holder) -> str | None:
     """The config a `litestream replicate` process runs with: its -config flag, resolved in its cwd.
 
     Without -config and without positional arguments Litestream reads LITESTREAM_CONFIG
-    or /etc/litestream.yml; litefix cannot see another process's environment reliably,
-    so it reports the default path.
+    (from that process's environment, readable as root or as its owner), else /etc/litestream.yml.
     """
     parsed = _replicate_args(holder)
     if parsed is None:
@@ -206,7 +205,20 @@ def replicate_config_path(holder: Holder) -> str | None:
     flags, positional = parsed
     if "config" in flags:
         return _resolve(holder, flags["config"])
-    return None if positional else "/etc/litestream.yml"
+    if positional:
+        return None
+    from_env = _environ(holder.pid).get("LITESTREAM_CONFIG")
+    return _resolve(holder, from_env) if from_env else "/etc/litestream.yml"
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return {}
+    pairs = (item.decode(errors="replace").partition("=") for item in raw.split(b"\0") if b"=" in item)
+    return {k: v for k, _, v in pairs}
 
 
 def replicate_command_db(holder: Holder) -> str | None:

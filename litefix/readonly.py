@@ -13,8 +13,8 @@ treat "malformed" on a live database as inconclusive, not as corruption.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -60,10 +60,15 @@ class _ReadOnlyVFS(apsw.VFS):
         raise apsw.ReadOnlyError(f"litefix will not delete {filename}")
 
 
-@functools.cache
-def _ensure_vfs() -> _ReadOnlyVFS:
-    """Register the VFS once per process (SQLite keeps it until the object dies)."""
-    return _ReadOnlyVFS()
+_vfs: list[_ReadOnlyVFS] = []
+_vfs_lock = threading.Lock()
+
+
+def _ensure_vfs() -> None:
+    """Register the VFS once per process, even when `litefix check` diagnoses in threads."""
+    with _vfs_lock:
+        if not _vfs:
+            _vfs.append(_ReadOnlyVFS())
 
 
 @contextmanager

@@ -291,7 +291,9 @@ def check_summary(run: InspectorRun) -> str:
     if run.name == "meta-dir":
         if facts.get("exists") is False:
             return "no Litestream state yet"
-        return f"{facts.get('format')} state" + (f", TXID {facts['local_txid']}" if facts.get("local_txid") else "")
+        where = f", TXID {facts['local_txid']}" if facts.get("local_txid") else ""
+        where = f", generation {facts['generation']}" if facts.get("generation") else where
+        return f"{facts.get('format')} state{where}"
     if run.name == "litestream-tables":
         tables = facts.get("litestream_tables") or []
         return ", ".join(tables) + " present" if tables else "no Litestream tables yet"

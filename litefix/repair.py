@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from litefix import quarantine as qmod
-from litefix.errors import LitefixError, Refused, RepairFailed
+from litefix.errors import LitefixError, Refused, RepairFailed, describe_os_error
 from litefix.model import JSON, RepairPlan, Step
 from litefix.quarantine import Quarantine, fsync_dir, workspace
 
@@ -53,10 +53,14 @@ class Journal:
 
     @classmethod
     def read(cls, path: Path) -> Journal | None:
-        if not path.exists():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise describe_os_error(exc, str(path)) from exc
         events = []
-        for line in path.read_text().splitlines():
+        for line in text.splitlines():
             try:
                 events.append(json.loads(line))
             except ValueError:

@@ -49,8 +49,13 @@ class S3Server:
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         import boto3
 
-        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                              aws_access_key_id="litefix", aws_secret_access_key="litefix")
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="litefix",
+            aws_secret_access_key="litefix",
+        )
         keys: list[str] = []
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys += [item["Key"] for item in page.get("Contents", [])]
@@ -73,8 +78,9 @@ def start_server(log: Path) -> S3Server:
     port = _free_port()
     with open(log, "wb") as out:
         # cwd: moto's request recorder writes a `moto_recording` file into its working directory.
-        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                cwd=log.parent)
+        proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, cwd=log.parent
+        )
     server = S3Server(port, proc)
     deadline = time.monotonic() + 30
     while True:

@@ -58,7 +58,7 @@ def test_json_document_follows_the_documented_schema(state: Callable[[str], Path
     assert set(doc) == {"db", "healthy", "inspected", "findings", "inspectors"}
     assert doc["healthy"] is False and doc["inspected"] is True
     for finding in doc["findings"]:
-        assert set(finding) == {"code", "severity", "message", "evidence", "strategies", "hint"}
+        assert set(finding) == {"code", "severity", "message", "evidence", "strategies", "hint", "inspector"}
         assert finding["severity"] in ("info", "warning", "error")
         assert set(finding["strategies"]) <= {"restore", "init", "quarantine"}
         assert isinstance(finding["evidence"], dict) and finding["evidence"]

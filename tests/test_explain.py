@@ -382,3 +382,14 @@ def test_a_usage_error_exits_2() -> None:
     result = litefix("explain", "a.log", "b.log")
     assert result.code == 2
     no_traceback(result)
+
+
+def test_a_single_0_3_process_racing_itself_at_shutdown_is_not_called_a_second_replicator() -> None:
+    """Measured while building `litefix boot`: one 0.3.13 process, stopped right after a write."""
+    line = (
+        'time=2026-11-26T22:40:01.001Z level=ERROR msg="error closing db" db=/data/app.db error="client write: '
+        "stat /data/replica/generations/0123456789abcdef/wal/00000001_00000000.wal.lz4.tmp: no such file or "
+        'directory"'
+    )
+    ids = explain(line).ids()
+    assert "shutdown-upload-race" in ids and "duplicate-replicator" not in ids

@@ -1,0 +1,208 @@
+"""The incident and its cousins, reproduced with the real binaries, diagnosed and repaired by litefix.
+
+Each test reads like the report it prevents: what was done to a running deployment,
+what Litestream logged, what litefix names, and — where a repair exists — that the
+repaired database replicates cleanly and restores to itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from litefix.formats.wal import scan_wal
+from litefix.pages import LocalPages, compare
+from tests import scenarios
+from tests.helpers import Result, litefix
+from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, deployment
+
+SEED = "checkpoint: mode=PASSIVE err=release read lock: no such table: _litestream_seq"
+
+
+@pytest.fixture(params=VERSIONS)
+def dep(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    with deployment(tmp_path, request.param) as d:
+        yield d
+
+
+def run(dep: Deployment, *args: str | Path, config: Path | None = None) -> Result:
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary(dep.version))}
+    return litefix(*args, "--config", config or dep.root / "litestream.yml", env=env, timeout=300)
+
+
+def findings(result: Result) -> dict[str, dict[str, object]]:
+    return {f["code"]: f for f in result.json()["findings"]}
+
+
+def assert_replicates_cleanly(dep: Deployment) -> None:
+    """A fresh Litestream: no error for several sync intervals, and the replica restores to the live file."""
+    rep = Replicator(dep.version, dep.root / "litestream.yml", dep.root / "after-repair.log").start()
+    try:
+        rep.wait_for_log(r"initialized db", 20)
+        scenarios.run_app_sql(
+            dep.db(), "CREATE TABLE IF NOT EXISTS after_repair (x)", *["INSERT INTO after_repair VALUES (1)"] * 5
+        )
+        time.sleep(1.2)
+    finally:
+        rep.stop()
+    errors = [line for line in rep.log().splitlines() if "level=ERROR" in line]
+    assert not errors, errors
+    out = dep.root / "check.db"
+    proc = subprocess.run(
+        [
+            str(binary(dep.version)),
+            "restore",
+            "-config",
+            str(dep.root / "litestream.yml"),
+            "-o",
+            str(out),
+            str(dep.db()),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    wal = Path(f"{dep.db()}-wal")
+    mine = LocalPages.open(str(dep.db()), scan_wal(str(wal), collect_pages=True) if wal.exists() else None)
+    assert compare(mine, LocalPages.open(str(out))).equal
+
+
+# --- what litefix sees ----------------------------------------------------------------------------
+
+
+def test_database_created_by_a_migration_before_replication_is_healthy_once_litestream_runs(
+    dep: Deployment,
+) -> None:
+    """The team's first hypothesis was wrong: Litestream does initialise a file a migration created."""
+    scenarios.migration_before_replication(dep)
+    result = run(dep, "diagnose", dep.db(), "--json")
+    assert result.json()["healthy"], result.out
+    assert result.code == 0
+
+
+def test_rename_over_running_litestream_is_litestream_replaced_while_it_logs_the_seed_line(
+    dep: Deployment,
+) -> None:
+    """`mv new.db db` under a running replicator, the old -wal left in place: the incident itself."""
+    shared = scenarios.rename_over_under_litestream(dep)
+    started = time.monotonic()
+    result = run(dep, "diagnose", dep.db(), "--json")
+    elapsed = time.monotonic() - started
+    if dep.version.startswith("0.3"):
+        assert SEED in shared.log()  # Litestream is logging the incident's exact line right now
+    found = findings(result)
+    replaced = found["litestream-replaced"]
+    assert replaced["severity"] == "error"
+    assert replaced["evidence"]["case"] == "shared-wal"  # type: ignore[index]
+    assert replaced["evidence"]["pid"] in shared.pids  # type: ignore[index]
+    assert {"init", "restore"} == set(replaced["strategies"])  # type: ignore[arg-type]
+    assert result.code == 1
+    # "within one sync interval": the evidence is /proc, not the replica; it does not wait for Litestream.
+    assert elapsed < 10, elapsed
+
+
+def test_rails_purge_under_running_litestream_is_litestream_replaced(dep: Deployment) -> None:
+    purged = scenarios.purge_under_litestream(dep)
+    found = findings(run(dep, "diagnose", dep.db(), "--json"))
+    replaced = found["litestream-replaced"]
+    assert replaced["evidence"]["case"] == "purge"  # type: ignore[index]
+    held = {d["inode"] for d in replaced["evidence"]["descriptors"]}  # type: ignore[index]
+    assert purged.old_inode in held and purged.new_inode not in held
+
+
+def test_seq_dropped_in_place_is_tables_missing_with_the_same_inode(dep: Deployment) -> None:
+    """A schema load dropped every table: same file, the seed line on every checkpoint (0.3)."""
+    scenarios.seq_dropped_in_place(dep, "drop_seq")
+    found = findings(run(dep, "diagnose", dep.db(), "--json"))
+    assert found["litestream-tables-missing"]["severity"] == "error"
+    assert "litestream-replaced" not in found  # same inode: a restart, not a replacement, is the fix
+    assert found["litestream-tables-missing"]["strategies"] == ["init"]
+
+
+def test_litestream_stopped_with_a_stale_meta_dir_is_state_mismatch(dep: Deployment) -> None:
+    stale = scenarios.stale_meta_dir(dep, "wal_restart")
+    found = findings(run(dep, "diagnose", dep.db(), "--json"))
+    mismatch = found["litestream-state-mismatch"]
+    text = str(mismatch["evidence"])
+    assert stale.live_wal_header[:32].hex() in text or "salt" in str(mismatch["message"]), mismatch
+
+
+def test_two_replicators_on_one_database_are_duplicates(dep: Deployment) -> None:
+    two = scenarios.two_replicators_one_replica(dep, "same_db")
+    found = findings(run(dep, "diagnose", dep.db(), "--json"))
+    duplicate = found["litestream-duplicate"]
+    assert set(duplicate["evidence"]["pids"]) == set(two.pids)  # type: ignore[index]
+
+
+def test_two_databases_sharing_one_replica_path_are_duplicates(dep: Deployment) -> None:
+    two = scenarios.two_replicators_one_replica(dep, "different_dbs")
+    found = findings(run(dep, "diagnose", two.dbs[0], "--json", config=two.configs[0]))
+    assert "litestream-duplicate" in found, found.keys()
+
+
+def test_explain_names_the_cause_of_the_logged_seed_line(tmp_path: Path) -> None:
+    with deployment(tmp_path, "0.3.13") as dep:
+        shared = scenarios.rename_over_under_litestream(dep)
+        log = tmp_path / "captured.log"
+        log.write_text(shared.log())
+    result = litefix("explain", log)
+    assert "replaced or recreated under a running Litestream" in result.out
+    assert "stop Litestream" in result.out.lower() or "Stop Litestream" in result.out
+    assert result.code == 1
+
+
+# --- the replica after the damage ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_replica_of_a_purged_database_restores_corrupt_and_litefix_names_the_clean_point(dep: Deployment) -> None:
+    """Measured on both versions: the replica restores with exit 0 to a mix of old and new pages."""
+    broken = scenarios.malformed_after_purge(dep)
+    for rep in broken.replicators:
+        rep.stop()
+    result = run(dep, "diagnose", dep.db(), "--json", "--verify-restore")
+    corrupt = findings(result)["replica-corrupt"]
+    clean = corrupt["evidence"]["newest_clean"]  # type: ignore[index]
+    assert clean is not None, corrupt
+    position = clean["position"]  # type: ignore[index]
+    if dep.version.startswith("0.3"):
+        assert position == f"generation {broken.clean.generation}"
+    else:
+        assert broken.clean.txid is not None
+        assert int(position.split()[-1], 16) >= int(broken.clean.txid, 16)
+
+
+# --- the repairs ---------------------------------------------------------------------------------
+
+
+def test_the_incident_is_repaired_automatically_and_replicates_cleanly_after(dep: Deployment) -> None:
+    shared = scenarios.rename_over_under_litestream(dep)
+    shared.app.kill()  # the deploy is being fixed: the app is down
+    result = run(dep, "repair", dep.db(), "--stop-litestream", "--yes")
+    assert result.code == 0, result.out + result.err
+    assert "copy-held" in result.out  # what the old Litestream still held was saved first
+    held = [p for p in (dep.root / ".litefix" / "quarantine").glob("*/files/held-by-*")]
+    assert held
+    after = run(dep, "diagnose", dep.db(), "--json")
+    assert not {f for f in findings(after) if f != "litestream-not-running"} - {
+        "sqlite-wal-reset-bug",
+        "litestream-version-risk",
+    }
+    assert_replicates_cleanly(dep)
+
+
+@pytest.mark.slow
+def test_a_corrupt_replica_after_a_purge_is_repaired_from_the_sound_live_file(dep: Deployment) -> None:
+    broken = scenarios.malformed_after_purge(dep)
+    for rep in broken.replicators:
+        rep.stop()
+    result = run(dep, "repair", dep.db(), "--verify-restore", "--yes")
+    assert result.code == 0, result.out + result.err
+    assert "Plan: init" in result.out
+    assert_replicates_cleanly(dep)
