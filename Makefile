@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (each installs what it needs):
-#   make demo   - the main job on the bundled default
+#   make demo   - the main job: the incident reproduced with the real Litestream, diagnosed, repaired
 #   make test   - lint, types and the whole test suite, with the real Litestream binaries
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +20,7 @@ litestream: $(STAMP)
 	@$(BIN)/python tools/install_litestream.py $(LITESTREAM_VERSIONS) >/dev/null
 
 demo: $(STAMP) litestream
-	$(BIN)/litefix diagnose fixtures/incident/app.db || true
+	$(BIN)/litefix demo $(foreach v,0.3.13 0.5.17,--litestream .cache/litestream/$(v)/bin/litestream)
 
 lint: $(STAMP)
 	$(BIN)/ruff check litefix tests fixtures tools

@@ -110,6 +110,32 @@ def copy_into_quarantine(run: Run, step: Step) -> dict[str, JSON]:
     return {"copied": copied}
 
 
+@action("checkpoint")
+def checkpoint(run: Run, step: Step) -> dict[str, JSON]:
+    """Fold the -wal into the database file and truncate it, so Litestream sees a new WAL and snapshots.
+
+    After a replacement the -wal at the path can still carry the salts Litestream last
+    synced; 0.5 then believes the new file continues the old one and sends only the
+    changed pages, leaving the replica a mix. A database no process holds (the plan
+    refused otherwise), with a byte copy already in the quarantine.
+    """
+    import apsw
+
+    db = str(step.args["path"])
+    con = apsw.Connection(db)
+    try:
+        row = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        busy, log, done = row if row else (1, -1, -1)
+    finally:
+        con.close()
+    if busy:
+        raise RepairFailed(
+            f"{db} is busy: another connection kept its -wal from being checkpointed",
+            "stop whatever has the database open, then resume",
+        )
+    return {"wal_frames": log, "checkpointed": done}
+
+
 @action("verify-quarantine")
 def verify_quarantine(run: Run, step: Step) -> dict[str, JSON]:
     problems = run.quarantine.verify()

@@ -217,6 +217,19 @@ def boot(argv: AppArgv, config: ConfigOpt = None, litestream: LitestreamOpt = No
     raise typer.Exit(booting.boot(booting.BootOptions(config, litestream, prepare), argv, _progress))
 
 
+@app.command()
+def demo(
+    litestream: Annotated[
+        list[str] | None, typer.Option("--litestream", help="A binary to run it with (repeat).")
+    ] = None,
+    keep: Annotated[str | None, typer.Option("--keep", help="Work in this directory and keep it.")] = None,
+) -> None:
+    """Reproduce the incident with the real Litestream, diagnose and repair it, prove the replica restores equal."""
+    from litefix.demo import demo_binaries, run_demo
+
+    raise typer.Exit(EXIT_OK if run_demo(demo_binaries(litestream), typer.echo, keep) else EXIT_FINDINGS)
+
+
 def _progress(message: str) -> None:
     typer.echo(message, err=True)
 

@@ -108,6 +108,7 @@ def prelude(s: Situation, *, stop: bool = True) -> list[Step]:
             role = "wal" if d.target.endswith("-wal") else "shm" if d.target.endswith("-shm") else "db"
             state = current[role]
             if d.deleted or not state.exists or (state.inode, state.device) != (d.inode, d.device):
+                seen.add((d.device, d.inode))
                 steps.append(
                     Step(
                         "copy-held",

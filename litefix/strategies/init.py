@@ -54,6 +54,15 @@ def plan(s: Situation) -> RepairPlan:
             {"paths": backups, "label": "init"},
         )
     )
+    if s.ctx.wal_state.exists:
+        steps.append(
+            Step(
+                "checkpoint",
+                "fold the -wal into the file, so Litestream sees a new WAL and takes a full snapshot instead of "
+                "continuing from a WAL it last saw on the old file",
+                {"path": s.db},
+            )
+        )
     meta = s.meta_dir
     if meta in s.local_paths():
         steps.append(
