@@ -32,8 +32,8 @@ from pathlib import Path
 
 from litefix.config import load_config
 from litefix.context import Context, Options
-from litefix.errors import LitefixError
 from litefix.diagnose import diagnose_in
+from litefix.errors import LitefixError
 from litefix.formats.wal import scan_wal
 from litefix.litestream import Binary, Invocation, LitestreamNotFound, find_binary
 from litefix.pages import LocalPages, compare
