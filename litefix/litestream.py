@@ -261,6 +261,12 @@ class Invocation:
             proc = subprocess.run(
                 argv, capture_output=True, text=True, timeout=timeout, env=self.environment(), check=False
             )
-        except subprocess.TimeoutExpired as exc:
-            return Run(argv, -signal.SIGKILL, "", f"timed out after {timeout:.0f}s: {exc}")
+        except subprocess.TimeoutExpired:
+            return Run(
+                argv,
+                -signal.SIGKILL,
+                "",
+                f"`litestream {' '.join(args[:1])}` did not finish within "
+                f"{timeout:.0f}s: the storage does not answer (endpoint, network, credentials?)",
+            )
         return Run(argv, proc.returncode, proc.stdout, proc.stderr)

@@ -40,6 +40,10 @@ from litefix.model import JSON
 from litefix.pages import PageError, plan_ltx_restore
 from litefix.schema import SchemaError, check_integrity
 
+# Listing a replica is a few requests; Litestream 0.5 retries an endpoint that does not answer
+# for ever (measured), so a listing that takes longer than this is an unreachable replica.
+LIST_TIMEOUT = 20.0
+
 
 @dataclass(frozen=True)
 class ReplicaTarget:
@@ -156,7 +160,7 @@ def read_replica(target: ReplicaTarget, binary: Binary | None, config_path: str 
     run = Invocation(binary)
     args = ["-config", config_path, db] if config_path and target.via != "--replica" else [target.location]
     if binary.generation == "0.5":
-        result = run.run(["ltx", "-json", "-level", "all", *args], timeout=120)
+        result = run.run(["ltx", "-json", "-level", "all", *args], timeout=LIST_TIMEOUT)
         if result.code:
             view.error = result.text or f"litestream ltx exited {result.code}"
             return view
@@ -212,8 +216,8 @@ def _table(text: str) -> list[dict[str, str]]:
 
 
 def _generations_from_cli(run: Invocation, target: ReplicaTarget, args: list[str]) -> list[Generation]:
-    snaps = run.run(["snapshots", *args], timeout=120)
-    wals = run.run(["wal", *args], timeout=120)
+    snaps = run.run(["snapshots", *args], timeout=LIST_TIMEOUT)
+    wals = run.run(["wal", *args], timeout=LIST_TIMEOUT)
     for result in (snaps, wals):
         if result.code:
             raise ReplicaUnreachable(result.text or f"litestream exited {result.code}")

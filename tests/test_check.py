@@ -196,8 +196,12 @@ def test_databases_on_tmpfs_or_under_tmp_are_not_persistent(tmp_path: Path) -> N
     assert Path("/dev/shm").is_dir(), "this machine has no /dev/shm"
     shm_mount = next((m for m in read_mounts() if m.point == "/dev/shm"), None)
     assert shm_mount is not None and shm_mount.fs_type == "tmpfs"
+    # A directory that is neither tmpfs, an overlay layer, nor under /tmp: the checkout's .cache,
+    # unless the checkout itself lives under /tmp (a CI clone), then the home directory's.
     persistent_root = ROOT / ".cache"
-    persistent_root.mkdir(exist_ok=True)
+    if str(ROOT).startswith(("/tmp/", "/var/tmp/")):
+        persistent_root = Path.home() / ".cache" / "litefix-tests"
+    persistent_root.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="litefix-check-", dir="/dev/shm") as on_tmpfs,
         tempfile.TemporaryDirectory(prefix="check-volume-", dir=persistent_root) as volume,
