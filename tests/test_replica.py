@@ -241,9 +241,15 @@ def test_a_deleted_segment_or_ltx_file_is_a_gap(version: str, tmp_path: Path) ->
         time.sleep(0.3)
     rep.stop()
     if version.startswith("0.3"):
+        # A segment followed by another of the same index: its bytes are then missing from the middle.
+        # (A lost *last* segment of an index leaves no trace in a listing; restore verification finds it.)
         segments = sorted(dep.replica().glob("generations/*/wal/*.wal.lz4"))
-        assert len(segments) >= 3
-        segments[len(segments) // 2].unlink()
+        by_index: dict[str, list[Path]] = {}
+        for seg in segments:
+            by_index.setdefault(seg.name.split("_")[0], []).append(seg)
+        inner = [segs[0] for segs in by_index.values() if len(segs) >= 2]
+        assert inner, [p.name for p in segments]
+        inner[-1].unlink()
     else:
         for level in ("1", "2", "3"):
             shutil.rmtree(dep.replica() / "ltx" / level, ignore_errors=True)
