@@ -2,4 +2,8 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("litefix._native", ["litefix/_native.c"], optional=True)])
+setup(
+    ext_modules=[
+        Extension("litefix._native", ["litefix/_native.c"], optional=True, extra_compile_args=["-O3"], libraries=["dl"])
+    ]
+)

@@ -116,6 +116,23 @@ def unfinished(db: str) -> Journal | None:
 # --- the lock -----------------------------------------------------------------------------------
 
 
+def running_repair(db: str) -> int | None:
+    """The pid of a litefix repair running on `db` right now (its lock is held), else None."""
+    lock = repairs_dir(db) / f"{os.path.basename(os.path.realpath(db))}.lock"
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        return int(holder) if holder.isdigit() else -1
+    finally:
+        os.close(fd)
+    return None
+
+
 @contextmanager
 def repair_lock(db: str) -> Iterator[None]:
     directory = repairs_dir(db)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from litefix import repair
 from litefix.context import Context
 from litefix.diagnose import diagnose_in
+from litefix.errors import Refused
 from litefix.model import JSON, Diagnosis, RepairPlan
 from litefix.strategies import RepairOptions, healthy_after, prepare
 
@@ -32,6 +33,12 @@ class RepairReport:
 
 
 def plan_repair(ctx: Context, wanted: RepairOptions) -> tuple[Diagnosis, RepairPlan]:
+    running = repair.running_repair(ctx.db)
+    if running is not None:
+        raise Refused(
+            f"another litefix repair of {ctx.db} is running (pid {running})",
+            "wait for it to finish; two repairs at once could undo each other",
+        )
     pending = repair.unfinished(ctx.db)
     diagnosis, _situation, plan = prepare(ctx, wanted)
     if pending is not None:

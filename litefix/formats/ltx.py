@@ -22,11 +22,12 @@ from __future__ import annotations
 import os
 import re
 import struct
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import lz4.block
 import lz4.frame
@@ -824,3 +825,81 @@ def read_page_at(fh: BinaryIO, offset: int, size: int, page_size: int, where: st
     if len(data) != page_size:
         raise LtxError(f"{where}: page at offset {offset} is {len(data)} bytes, not {page_size}")
     return data
+
+
+# --- page checksums at memory speed ---------------------------------------------------------------
+
+
+def _native_lz4() -> Any:
+    """The C loop, with LZ4 taken from the lz4 package's own extension; None if either is missing."""
+    try:
+        import lz4.block._block as lz4_ext
+
+        from litefix import _native
+    except ImportError:
+        return None
+    return _native if _native.set_lz4(lz4_ext.__file__) else None
+
+
+def ltx_page_sums(path: str | os.PathLike[str], verify: bool = True) -> tuple[array[int], array[int]]:
+    """(pgnos, page checksums) of every page in an LTX file; with `verify`, its file checksum too.
+
+    One read of the file, decompressing and checksumming in C when the extension is built
+    (pages written as LZ4 frames by ltx < 0.5.2 take the Python path); raises LtxError on damage.
+    """
+    pgnos, sums = array("I"), array("Q")
+    native = _native_lz4()
+    header = read_ltx_header(path)
+    if native is None:
+        return _python_page_sums(path)
+    size = os.path.getsize(path)
+    chunk_size = READ_BYTES * 8
+    # One buffer for the whole file: the bytes a frame cut at the end of a read leaves are moved
+    # to the front, and the next read fills in behind them (no copy of the chunk itself).
+    buf = bytearray(chunk_size + 2 * header.page_size + 64)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        head = fh.read(HEADER_SIZE)
+        crc = crc64.go_iso(head)
+        offset, kept = HEADER_SIZE, 0
+        while True:
+            got = fh.readinto(view[kept : kept + chunk_size])
+            filled = kept + got
+            consumed, got_pgnos, got_sums, state, crc = native.ltx_checksums(
+                view[:filled], header.page_size, crc, verify
+            )
+            pgnos.frombytes(got_pgnos)
+            sums.frombytes(got_sums)
+            offset += consumed
+            kept = filled - consumed
+            buf[:kept] = bytes(view[consumed:filled])  # a partial frame: small, and may overlap
+            if state == 1:
+                break
+            if state == 2:  # LZ4-frame pages (Litestream 0.5.0-0.5.15): the Python reader knows them
+                return _python_page_sums(path)
+            if state == 3:
+                raise LtxError(f"{path}: page frame at offset {offset} is damaged (size or LZ4 data)")
+            if not got:
+                raise LtxError(f"{path}: truncated: the page frames end at offset {offset} without an end marker")
+        fh.seek(offset)
+        rest = fh.read(size - TRAILER_SIZE - offset)
+        trailer_raw = fh.read(TRAILER_SIZE)
+    if len(trailer_raw) != TRAILER_SIZE:
+        raise LtxError(f"{path}: truncated: no trailer")
+    if not verify:
+        return pgnos, sums
+    crc = crc64.go_iso(trailer_raw[:8], crc64.go_iso(rest, crc))
+    trailer = parse_ltx_trailer(trailer_raw)
+    if CHECKSUM_FLAG | crc != trailer.file_checksum:
+        raise LtxError(
+            f"{path}: file checksum mismatch: stored {trailer.file_checksum:016x}, computed {CHECKSUM_FLAG | crc:016x}"
+        )
+    return pgnos, sums
+
+
+def _python_page_sums(path: str | os.PathLike[str]) -> tuple[array[int], array[int]]:
+    pgnos, sums = array("I"), array("Q")
+    for pgno, page in iter_ltx_pages(path):
+        pgnos.append(pgno)
+        sums.append(page_checksum(pgno, page))
+    return pgnos, sums

@@ -9,11 +9,15 @@ from __future__ import annotations
 from litefix.codes import CODES
 from litefix.context import Context
 from litefix.inspectors import Report
-from litefix.repair import unfinished
+from litefix.repair import running_repair, unfinished
 
 
 def inspect(ctx: Context) -> Report:
     report = Report()
+    running = running_repair(ctx.db)
+    if running is not None:
+        report.facts["running_repair_pid"] = running  # in progress, not interrupted: nothing to report
+        return report
     journal = unfinished(ctx.db)
     if journal is None:
         return report

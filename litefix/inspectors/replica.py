@@ -14,6 +14,7 @@ from typing import Any
 from litefix.codes import CODES
 from litefix.context import Context, Skip
 from litefix.formats.generations import Generation, Pos
+from litefix.formats.ltx import scan_ltx_dir
 from litefix.inspectors import Report
 from litefix.inspectors.meta_dir import meta_dir_of
 from litefix.model import JSON, Severity
@@ -128,6 +129,16 @@ def _inspect_05(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             )
         )
         return
+    foreign = _foreign_l0(ctx, view)
+    if foreign:
+        report.findings.append(
+            CODES["replica-diverged"].finding(
+                f"the replica {loc} holds {len(foreign)} L0 files whose TXIDs the local state also has, with other "
+                f"contents (first: {foreign[0]['file']}): another database or container wrote this replica",
+                {"replica": loc, "mismatched_l0": foreign[:5]},
+            )
+        )
+        return
     if local.format == "0.5" and local.txid is not None:
         lag = local.txid - rtx
         facts["lag_txids"] = lag
@@ -153,6 +164,35 @@ def _inspect_05(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             facts["comparison"] = f"not possible: {exc}"
             return
         _compare(ctx, view, local, remote, f"TXID {rtx:016x}", facts, report)
+
+
+def _foreign_l0(ctx: Context, view: ReplicaView) -> list[dict[str, JSON]]:
+    """L0 files present locally and on the replica under one name but with different headers.
+
+    Litestream uploads its local L0 files unchanged, so the same TXID range with another
+    timestamp, WAL position or size is another lineage, whatever the TXID positions say.
+    """
+    if view.read_by != "native":
+        return []
+    meta = meta_dir_of(ctx)
+    if not os.path.isdir(os.path.join(meta, "ltx", "0")):
+        return []
+    remote = {(f.min_txid, f.max_txid): f for f in view.ltx if f.level == 0 and f.header is not None}
+    out: list[dict[str, JSON]] = []
+    for mine in scan_ltx_dir(meta):
+        theirs = remote.get((mine.min_txid, mine.max_txid))
+        if mine.level != 0 or mine.header is None or theirs is None or theirs.header is None:
+            continue
+        a, b = mine.header, theirs.header
+        if (a.timestamp, a.wal_offset, a.wal_size, a.wal_salts, a.commit) != (
+            b.timestamp,
+            b.wal_offset,
+            b.wal_size,
+            b.wal_salts,
+            b.commit,
+        ):
+            out.append({"file": mine.name, "local": a.to_json(), "replica": b.to_json()})
+    return out
 
 
 # --- 0.3 -----------------------------------------------------------------------------------------
