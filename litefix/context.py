@@ -178,7 +178,7 @@ class Context:
         if self.wal_state.kind != "file":
             return None
         try:
-            return scan_wal(self.wal_path, collect_pages=self.options.compare)
+            return scan_wal(self.wal_path, collect_pages=True)
         except OSError as exc:
             raise describe_os_error(exc, self.wal_path) from exc
 

@@ -136,11 +136,17 @@ class LocalPages:
         if missing:
             raise PageError(f"page {missing[0]} is neither in {self.db} nor in its committed WAL frames")
         if self.page_frames and self.wal and self.wal_scan is not None:
-            with open(self.wal, "rb") as wal:
-                for pgno, frame in self.page_frames.items():
+            frame_size = FRAME_HEADER_SIZE + ps
+            by_offset = sorted((self.wal_scan.frame_offset(f), p) for p, f in self.page_frames.items())
+            with open(self.wal, "rb", buffering=1 << 20) as wal:  # frames in file order: one forward pass
+                for offset, pgno in by_offset:
                     if pgno <= self.page_count and pgno != lock:
-                        wal.seek(self.wal_scan.frame_offset(frame) + FRAME_HEADER_SIZE)
-                        sums[pgno - 1] = page_checksum(pgno, wal.read(ps))
+                        wal.seek(offset)
+                        page = wal.read(frame_size)[FRAME_HEADER_SIZE:]
+                        if native is not None:
+                            sums[pgno - 1] = array("Q", native.page_checksums(page, ps, pgno, lock))[0]
+                        else:
+                            sums[pgno - 1] = page_checksum(pgno, page)
         return sums
 
 
@@ -234,19 +240,10 @@ class LtxPages:
         for pgno, value in zip(pgnos, snap, strict=True):
             if pgno <= self.page_count:
                 sums[pgno - 1] = value
-        newest: dict[int, tuple[int, int, int]] = {}
-        for n, info in enumerate(self.plan.later):
-            for pgno, (offset, size) in read_page_index(info.path).items():
-                newest[pgno] = (n, offset, size)
-        by_file: dict[int, list[tuple[int, int, int]]] = {}
-        for pgno, (n, offset, size) in newest.items():
-            if pgno <= self.page_count:
-                by_file.setdefault(n, []).append((offset, size, pgno))
-        for n, entries in by_file.items():
-            path = self.plan.later[n].path
-            with open(path, "rb") as fh:
-                for offset, size, pgno in sorted(entries):
-                    sums[pgno - 1] = page_checksum(pgno, read_page_at(fh, offset, size, self.page_size, str(path)))
+        for info in self.plan.later:  # in TXID order: a later file's page replaces an earlier one's
+            for pgno, value in zip(*ltx_page_sums(info.path, verify=False), strict=True):
+                if pgno <= self.page_count:
+                    sums[pgno - 1] = value
         return sums
 
 

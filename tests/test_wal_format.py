@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 
 from litefix.formats import walsum
+from litefix.formats.btree import BtreeError
 from litefix.formats.shm import read_shm
+from litefix.formats.sqlite_header import HeaderError, parse_header
 from litefix.formats.wal import WalHeaderError, parse_wal_header, scan_wal
+from litefix.schema import SchemaError, read_schema, read_schema_from_pages
+from tests.conftest import EXPECTED
 
 WAL_STATES = [
     "healthy-uncheckpointed",
@@ -98,3 +102,27 @@ def test_shm_of_a_live_connection_matches_sqlite(tmp_path: Path) -> None:
     assert scan.header is not None and index.header.salts == scan.header.salts
     assert index.header.page_size == scan.header.page_size
     con.close()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_schema_read_from_pages_agrees_with_sqlite(name: str, state: Callable[[str], Path]) -> None:
+    """The fast path (b-tree pages + WAL page map) and SQLite itself see the same tables and seq."""
+    db = state(name)
+    try:
+        header = parse_header(db.read_bytes()[:100])
+    except (HeaderError, OSError):
+        pytest.skip(f"{name}: no database header, nothing to read a schema from")
+    wal = Path(f"{db}-wal")
+    scan = scan_wal(wal, collect_pages=True) if wal.is_file() else None
+    try:
+        sqlite_view = read_schema(str(db))
+    except SchemaError:
+        sqlite_view = None
+    try:
+        fast_view = read_schema_from_pages(str(db), header, scan)
+    except BtreeError:
+        fast_view = None
+    if sqlite_view is not None and fast_view is not None:
+        assert fast_view == sqlite_view
+    if name.startswith("healthy") or name == "migrated-before-litestream":
+        assert fast_view is not None and fast_view == sqlite_view

@@ -12,16 +12,24 @@ import os
 
 from litefix.codes import CODES
 from litefix.context import Context
+from litefix.formats.btree import BtreeError
 from litefix.inspectors import Report
 from litefix.model import Severity
-from litefix.schema import SchemaError, read_schema
+from litefix.schema import SchemaError, read_schema, read_schema_from_pages
 
 
 def inspect(ctx: Context) -> Report:
-    ctx.require_header()
+    header = ctx.require_header()
     report = Report()
     try:
-        schema = read_schema(ctx.db)
+        try:  # the pages themselves: a few reads, where SQLite would first replay the whole -wal
+            if ctx.recall("wal_suspect"):
+                raise BtreeError("the -wal has findings: let SQLite read it")
+            schema = read_schema_from_pages(ctx.real_db, header, ctx.wal_with_pages())
+            report.facts["read_by"] = "pages"
+        except (BtreeError, OSError):
+            schema = read_schema(ctx.db)
+            report.facts["read_by"] = "sqlite"
     except SchemaError as exc:
         if ctx.wal_changed_since_scan():
             report.facts["schema"] = f"inconclusive: the -wal changed while it was read ({exc})"

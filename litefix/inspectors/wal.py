@@ -39,6 +39,8 @@ def inspect(ctx: Context) -> Report:
         return report
     _check_chain(ctx, scan, report)
     _check_belongs(ctx, scan, report)
+    if report.findings:
+        ctx.remember("wal_suspect", True)  # readers of the schema should let SQLite judge this WAL
     return report
 
 

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""litefix beside its alternatives, on the same files, in the same run.
+
+    python benchmarks/run.py [--sizes 10M,256M,1G] [--huge] [--runs 5] [--out benchmarks/results.md]
+
+For each size it builds (once, cached in benchmarks/data/) a WAL database with a 64 MB
+-wal of committed frames and an in-sync Litestream 0.5 file replica, then measures the
+median wall time and peak RSS of each command over --runs runs, with the page cache warm
+(every command runs once before it is timed). Ratios are computed pair by pair within the
+run: never against numbers from another machine or another day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+sys.path.insert(0, str(ROOT / "tools"))
+from install_litestream import ensure  # noqa: E402
+
+LITESTREAM = "0.5.17"
+WAL_BYTES = 64 << 20
+SIZES = {"10M": 10 << 20, "256M": 256 << 20, "1G": 1 << 30, "4G": 4 << 30}
+RAILS = ("production.sqlite3", "production_cache.sqlite3", "production_queue.sqlite3", "production_cable.sqlite3")
+
+
+@dataclass
+class Measure:
+    label: str
+    seconds: float
+    rss_mb: float
+
+
+def run(cmd: Sequence[str] | str, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one command and everything it starts."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, shell=isinstance(cmd, str), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):  # diagnose exits 1 on findings; anything else is a broken measurement
+        raise SystemExit(f"benchmark command failed ({code}): {cmd}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def measure(label: str, cmd: Sequence[str] | str, runs: int, env: dict[str, str] | None = None) -> Measure:
+    run(cmd, env)  # warm the page cache and the interpreter's files
+    samples = [run(cmd, env) for _ in range(runs)]
+    return Measure(label, statistics.median(s for s, _ in samples), max(r for _, r in samples))
+
+
+# --- building the files --------------------------------------------------------------------------
+
+
+def config(db: Path, replica: Path) -> str:
+    return (
+        f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    checkpoint-interval: 24h\n"
+        "    min-checkpoint-page-count: 100000000\n"
+        f"    replica:\n      type: file\n      path: {replica}\n      sync-interval: 100ms\n"
+    )
+
+
+def fill(con: sqlite3.Connection, table: str, nbytes: int, seed: int) -> None:
+    """Rows of half-random, half-repetitive bytes: LZ4 compresses them about as well as real data."""
+    rng = random.Random(seed)
+    row = 3000
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, body BLOB)")
+    con.execute("BEGIN")
+    for _ in range(nbytes // (row + 100)):
+        body = rng.randbytes(row // 2) + bytes(row // 2)
+        con.execute(f"INSERT INTO {table} (body) VALUES (?)", (body,))
+    con.execute("COMMIT")
+
+
+APP = """
+import os, random, signal, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA wal_autocheckpoint=0")
+rng = random.Random(2)
+con.execute("CREATE TABLE recent (id INTEGER PRIMARY KEY, body BLOB)")
+rows = int(sys.argv[2]) // 3100
+for start in range(0, rows, 200):  # transactions of 200 rows: the -wal is about the data written
+    con.execute("BEGIN")
+    for _ in range(min(200, rows - start)):
+        con.execute("INSERT INTO recent (body) VALUES (?)", (rng.randbytes(1500) + bytes(1500),))
+    con.execute("COMMIT")
+print("done", flush=True)
+sys.stdin.readline()
+os.kill(os.getpid(), signal.SIGKILL)  # a crash, not a close: the -wal keeps its committed frames
+"""
+
+
+def build(name: str, size: int, litestream: Path) -> tuple[Path, Path]:
+    """db with a 64 MB -wal of committed frames, and its in-sync 0.5 replica; cached between runs."""
+    root = DATA / name
+    db, cfg = root / "app.db", root / "litestream.yml"
+    done = root / ".done"
+    if done.exists():
+        return db, cfg
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    cfg.write_text(config(db, root / "replica"))
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    fill(con, "base", size, 1)
+    con.close()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    with open(root / "litestream.log", "wb") as log:
+        rep = subprocess.Popen(
+            [str(litestream), "replicate", "-config", str(cfg)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    app = None
+    try:
+        deadline = time.monotonic() + 900
+        while not list((root / "replica" / "ltx").glob("*/0000000000000001-*.ltx")):
+            if time.monotonic() > deadline or rep.poll() is not None:
+                raise SystemExit(f"no snapshot in {root / 'replica'}; see {root / 'litestream.log'}")
+            time.sleep(0.2)
+        app = subprocess.Popen(
+            [sys.executable, "-c", APP, str(db), str(WAL_BYTES)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert app.stdout is not None
+        app.stdout.readline()
+        time.sleep(3)  # several sync intervals: the replica catches up
+    finally:
+        rep.send_signal(signal.SIGTERM)  # its final sync
+        rep.wait(300)
+        if app is not None and app.stdin is not None:
+            app.stdin.write("\n")
+            app.stdin.flush()
+            app.wait(30)
+    done.write_text("ok\n")
+    return db, cfg
+
+
+def rails_set(litestream: Path) -> Path:
+    """Four small healthy databases (the Rails 8 set) replicated and in sync, for `litefix check`."""
+    root = DATA / "rails"
+    cfg = root / "litestream.yml"
+    if (root / ".done").exists():
+        return cfg
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    text = "dbs:\n" + "".join(config(root / name, root / "replica" / name).split("dbs:\n", 1)[1] for name in RAILS)
+    cfg.write_text(text)
+    for i, name in enumerate(RAILS):
+        con = sqlite3.connect(root / name, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        fill(con, "t", 1 << 20, i)
+        con.close()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    with open(root / "litestream.log", "wb") as log:
+        rep = subprocess.Popen(
+            [str(litestream), "replicate", "-config", str(cfg)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    time.sleep(3)
+    rep.send_signal(signal.SIGTERM)
+    rep.wait(60)
+    (root / ".done").write_text("ok\n")
+    return cfg
+
+
+def replica_files(cfg: Path) -> list[str]:
+    return [str(p) for p in sorted((cfg.parent / "replica").rglob("*.ltx"))]
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, Litestream {LITESTREAM}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10M,256M,1G")
+    parser.add_argument("--huge", action="store_true", help="also 4 GiB")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
+    args = parser.parse_args()
+    sizes = args.sizes.split(",") + (["4G"] if args.huge else [])
+    litestream = ensure(LITESTREAM)
+    litefix = [sys.executable, "-m", "litefix"]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "litefix")], check=True)
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(litestream)}
+    env.pop("AWS_CA_BUNDLE", None)
+    rows: list[tuple[str, Measure, str]] = []
+    verdicts: list[str] = []
+
+    base_python = measure("python -c pass", [sys.executable, "-c", "pass"], args.runs)
+    help_ = measure("litefix --help", [*litefix, "--help"], args.runs, env)
+    rows += [("-", base_python, ""), ("-", help_, "")]
+    verdicts.append(_verdict(help_.seconds < 0.3, f"`--help` under 0.3 s: {help_.seconds:.3f} s"))
+    rails = rails_set(litestream)
+    check = measure("litefix check (4 healthy databases)", [*litefix, "check", "--config", str(rails)], args.runs, env)
+    rows.append(("4 x 1 MB", check, ""))
+    verdicts.append(
+        _verdict(check.seconds < 1.0, f"`check` of four healthy databases under 1 s: {check.seconds:.3f} s")
+    )
+
+    diagnose_times = []
+    for size in sizes:
+        db, cfg = build(size, SIZES[size], litestream)
+        wal = f"{db}-wal"
+        cat_wal = measure("cat -wal > /dev/null", f"cat {wal} > /dev/null", args.runs)
+        diag = measure("litefix diagnose", [*litefix, "diagnose", str(db), "--config", str(cfg)], args.runs, env)
+        floor = cat_wal.seconds + base_python.seconds
+        rows += [(size, cat_wal, ""), (size, diag, f"{diag.seconds / floor:.1f}x (cat -wal + python)")]
+        diagnose_times.append(diag.seconds)
+        both = measure(
+            "cat database, -wal and replica", f"cat {db} {wal} {' '.join(replica_files(cfg))} > /dev/null", args.runs
+        )
+        compare = measure(
+            "litefix diagnose --compare",
+            [*litefix, "diagnose", str(db), "--config", str(cfg), "--compare"],
+            args.runs,
+            env,
+        )
+        out = DATA / size / "restored.db"
+        restore_md5 = measure(
+            "litestream restore -o tmp + md5sum both",
+            f"rm -f {out}* && env -u AWS_CA_BUNDLE {litestream} restore -config {cfg} -o {out} {db} && "
+            f"md5sum {db} {out} > /dev/null",
+            max(1, min(args.runs, 3)),
+        )
+        rows += [
+            (size, both, ""),
+            (
+                size,
+                compare,
+                f"{compare.seconds / both.seconds:.1f}x reading both, "
+                f"{restore_md5.seconds / compare.seconds:.1f}x faster than restore+md5",
+            ),
+            (size, restore_md5, ""),
+        ]
+        for m in (diag, compare):
+            verdicts.append(_verdict(m.rss_mb < 100, f"{size} {m.label}: peak RSS {m.rss_mb:.0f} MB (< 100 MB)"))
+        verdicts.append(
+            _verdict(
+                diag.seconds <= 1.5 * floor,
+                f"{size} diagnose within 1.5x of cat -wal + python: {diag.seconds / floor:.2f}x",
+            )
+        )
+        if size in ("1G", "4G"):
+            verdicts.append(
+                _verdict(
+                    restore_md5.seconds >= 10 * compare.seconds,
+                    f"{size} --compare 10x faster than restore+md5: {restore_md5.seconds / compare.seconds:.1f}x",
+                )
+            )
+            verdicts.append(
+                _verdict(
+                    compare.seconds <= 2 * both.seconds,
+                    f"{size} --compare within 2x of reading both sides: {compare.seconds / both.seconds:.2f}x",
+                )
+            )
+    spread = max(diagnose_times) / min(diagnose_times)
+    verdicts.append(_verdict(spread < 1.5, f"diagnose independent of database size: slowest/fastest {spread:.2f}x"))
+
+    table = ["| size | command | median s | peak RSS MB | ratio |", "|---|---|---:|---:|---|"]
+    table += [f"| {size} | {m.label} | {m.seconds:.3f} | {m.rss_mb:.0f} | {note} |" for size, m, note in rows]
+    text = (
+        f"Machine: {machine()}\n\nMedian of {args.runs} warm runs; -wal of 64 MB of committed frames; "
+        f"replica: Litestream {LITESTREAM} file replica, in sync.\n\n"
+        + "\n".join(table)
+        + "\n\n"
+        + "\n".join(verdicts)
+        + "\n"
+    )
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+def _verdict(ok: bool, text: str) -> str:
+    return f"- {'met' if ok else 'NOT met'}: {text}"
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE))
+    raise SystemExit(main())
