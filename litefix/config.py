@@ -37,12 +37,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from fractions import Fraction
-from typing import Any, NoReturn
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
-import yaml
-
 from litefix.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
+else:
+
+    class _Yaml(ModuleType):
+        """PyYAML, imported on first use: finding out that there is no config must not cost its import."""
+
+        def __getattr__(self, name: str) -> Any:
+            import yaml as module
+
+            globals()["yaml"] = module
+            return getattr(module, name)
+
+    yaml = _Yaml("yaml")
 
 JSON = Any
 

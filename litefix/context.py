@@ -11,15 +11,17 @@ import os
 import stat
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from litefix.config import LitestreamConfig, discover_config, load_config
 from litefix.errors import describe_os_error
 from litefix.formats.shm import WalIndex, read_shm
 from litefix.formats.sqlite_header import HEADER_SIZE, DatabaseHeader, HeaderError, parse_header
 from litefix.formats.wal import WalScan, scan_wal
 from litefix.litestream import Binary, find_binary
 from litefix.procfs import ProcessScan, find_open_descriptors
+
+if TYPE_CHECKING:  # the config module (and YAML) load only when a config is in play
+    from litefix.config import LitestreamConfig
 
 
 class Skip(Exception):
@@ -48,6 +50,8 @@ class Options:
         so that a typo is a usage error (exit 2) rather than a failed inspector."""
         loaded = None
         if values.get("config"):
+            from litefix.config import load_config
+
             loaded = load_config(values["config"])
         if values.get("litestream"):
             find_binary(values["litestream"])
@@ -196,6 +200,10 @@ class Context:
         """The Litestream config in play (the CLI loads an explicit one first, so its errors exit 2)."""
         if self.options.loaded_config is not None:
             return self.options.loaded_config
+        from litefix.config import discover_config, find_config_path
+
+        if find_config_path(self.options.config) is None:
+            return None
         return discover_config(self.options.config)
 
     @cached_property

@@ -14,7 +14,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,30 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from tests.helpers import ROOT
+from tests.litestream_harness import binary, config_text
 
 T = TypeVar("T")
 POLL_SECONDS = 0.02
 
 
 def litestream_binary(version: str) -> Path:
-    """The binary `make litestream` installs; a version it does not install is fetched the same way."""
-    binary = ROOT / ".cache" / "litestream" / version / "bin" / "litestream"
-    if not binary.exists():
-        subprocess.run([sys.executable, str(ROOT / "tools" / "install_litestream.py"), version], check=True)
-    return binary
-
-
-def config_text(version: str, db: Path, replica: Path) -> str:
-    # 0.3 takes a list of replicas, 0.5 exactly one (`replica:`, a mapping).
-    if version.startswith("0.3"):
-        replica_block = f"    replicas:\n      - type: file\n        path: {replica}\n        sync-interval: 100ms\n"
-    else:
-        replica_block = f"    replica:\n      type: file\n      path: {replica}\n      sync-interval: 100ms\n"
-    return (
-        "logging:\n  level: debug\n"
-        f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    checkpoint-interval: 1s\n" + replica_block
-    )
+    """The real binary, installed side by side in .cache (see tests/litestream_harness.py)."""
+    return binary(version)
 
 
 @dataclass
@@ -137,7 +121,7 @@ def replicating(directory: Path, version: str, *, initial_rows: int = 0) -> Iter
     if initial_rows:
         run.write_rows(initial_rows)
     config = directory / "litestream.yml"
-    config.write_text(config_text(version, db, run.replica))
+    config.write_text(config_text(version, [(db, run.replica)]))
     with open(run.log, "wb") as log:
         run.proc = subprocess.Popen(
             [str(litestream_binary(version)), "replicate", "-config", str(config)],

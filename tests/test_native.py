@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import random
-import struct
 from array import array
 from pathlib import Path
 
-import lz4.block
 import pytest
 from fastcrc import crc64
 
 from litefix import _native
-from litefix.formats.ltx import _python_page_sums, ltx_page_sums, page_checksum, verify_ltx
+from litefix.formats.ltx import _python_page_sums, ltx_page_sums, page_checksum
+from tests.ltx_writer import snapshot_header, write_ltx
 
 
 @pytest.mark.parametrize("size", [0, 1, 7, 15, 16, 31, 32, 48, 4096, 4100, 65536 + 3])
@@ -34,43 +33,11 @@ def test_page_checksums_match_the_python_definition_and_skip_the_lock_page() -> 
         assert value == (0 if pgno == 105 else page_checksum(pgno, data[i * ps : (i + 1) * ps]))
 
 
-def _write_ltx(path: Path, pages: dict[int, bytes], page_size: int = 4096) -> None:
-    header = struct.pack(">4sIIIQQqQqqIIQ", b"LTX1", 2, page_size, max(pages), 1, 1, 0, 0, 0, 0, 0, 0, 0)
-    header += bytes(100 - len(header))
-    out = bytearray(header)
-    crc = crc64.go_iso(header)
-    index = bytearray()
-
-    def uvarint(v: int) -> bytes:
-        b = bytearray()
-        while v >= 0x80:
-            b.append(v & 0x7F | 0x80)
-            v >>= 7
-        b.append(v)
-        return bytes(b)
-
-    for pgno in sorted(pages):
-        block = lz4.block.compress(pages[pgno], store_size=False)
-        head = struct.pack(">IHI", pgno, 1, len(block))
-        index += uvarint(pgno) + uvarint(len(out)) + uvarint(len(head) + len(block))
-        out += head + block
-        crc = crc64.go_iso(pages[pgno], crc64.go_iso(head, crc))
-    out += bytes(6)
-    crc = crc64.go_iso(bytes(6), crc)
-    index += uvarint(0)
-    tail = bytes(index) + struct.pack(">QQ", len(index), 0)
-    out += tail
-    crc = crc64.go_iso(tail, crc)
-    out += struct.pack(">Q", crc | (1 << 63))
-    path.write_bytes(bytes(out))
-
-
 def test_ltx_page_sums_in_c_match_the_python_reader_and_check_the_file(tmp_path: Path) -> None:
     rng = random.Random(2)
     pages = {p: rng.randbytes(2048) + bytes(2048) for p in range(1, 300)}
     path = tmp_path / "0000000000000001-0000000000000001.ltx"
-    _write_ltx(path, pages)
-    assert verify_ltx(path).ok, verify_ltx(path).error
+    write_ltx(path, snapshot_header(4096, max(pages)), pages)
     assert ltx_page_sums(path) == _python_page_sums(path)
     data = bytearray(path.read_bytes())
     data[5000] ^= 0x01  # inside compressed data: either LZ4 fails or the file checksum does

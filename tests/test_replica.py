@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import time
 from pathlib import Path
@@ -17,14 +16,14 @@ from pathlib import Path
 import lz4.block
 import lz4.frame
 import pytest
-from fastcrc import crc64
 
 from litefix.formats.generations import scan_replica_generations
-from litefix.formats.ltx import LtxHeader, iter_ltx_pages, read_ltx_header, scan_ltx_dir, verify_ltx
+from litefix.formats.ltx import iter_ltx_pages, scan_ltx_dir
 from litefix.formats.wal import scan_wal
 from litefix.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, binary, config_text, migrate, wait_for, write_rows
+from tests.ltx_writer import write_ltx
 from tests.s3server import S3Server
 
 DB = "production_cable.sqlite3"
@@ -117,44 +116,8 @@ def _damage_replica_page(dep: Deployment) -> int:
     changed = bytearray(pages[page])
     changed[300] ^= 0xFF
     pages[page] = bytes(changed)
-    write_ltx(target.path, read_ltx_header(target.path), pages)
+    write_ltx(target.path, target.path.read_bytes()[:100], pages)
     return page
-
-
-def write_ltx(path: Path, header: LtxHeader, pages: dict[int, bytes]) -> None:
-    """Encode an LTX file (ltx 0.5.2 layout: LZ4 block pages, page index, trailer with file checksum)."""
-    with open(path, "rb") as fh:
-        raw = fh.read(100)
-    out = bytearray(raw)
-    crc = crc64.go_iso(raw)
-    index = bytearray()
-    for pgno in sorted(pages):
-        offset = len(out)
-        block = lz4.block.compress(pages[pgno], store_size=False)
-        head = struct.pack(">IHI", pgno, 1, len(block))
-        out += head + block
-        crc = crc64.go_iso(pages[pgno], crc64.go_iso(head, crc))
-        index += _uvarint(pgno) + _uvarint(offset) + _uvarint(len(head) + len(block))
-    end = bytes(6)
-    out += end
-    crc = crc64.go_iso(end, crc)
-    index += _uvarint(0)
-    tail = bytes(index) + struct.pack(">Q", len(index)) + struct.pack(">Q", 0)
-    out += tail
-    crc = crc64.go_iso(tail, crc)
-    out += struct.pack(">Q", crc | (1 << 63))
-    path.write_bytes(bytes(out))
-    assert verify_ltx(path).ok, verify_ltx(path).error
-    del header
-
-
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

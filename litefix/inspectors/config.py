@@ -7,12 +7,15 @@ litefix also looks at ./litestream.yml, which Litestream itself never reads).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from litefix.codes import CODES
-from litefix.config import DatabaseConfig
 from litefix.context import Context, Skip
 from litefix.inspectors import Report
 from litefix.model import Severity
+
+if TYPE_CHECKING:
+    from litefix.config import DatabaseConfig
 
 
 def inspect(ctx: Context) -> Report:

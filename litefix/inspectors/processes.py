@@ -8,12 +8,16 @@ incident's root cause. Reading /proc costs one readlink per open descriptor.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litefix.codes import CODES
-from litefix.config import DatabaseConfig, LitestreamConfig, load_config
 from litefix.context import Context, Skip
 from litefix.errors import ConfigError
 from litefix.inspectors import Report
 from litefix.procfs import Descriptor, Holder, litestream_processes, replicate_command_db, replicate_config_path
+
+if TYPE_CHECKING:
+    from litefix.config import DatabaseConfig, LitestreamConfig
 
 
 def _role(ctx: Context, d: Descriptor) -> str:
@@ -130,6 +134,8 @@ def _process_config(holder: Holder) -> LitestreamConfig | None:
     path = replicate_config_path(holder)
     if not path:
         return None
+    from litefix.config import load_config
+
     try:
         return load_config(path, cwd=holder.cwd or None, how_found="process")
     except (ConfigError, OSError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from litefix.codes import CODES
 from litefix.context import Context
 from litefix.inspectors import Report
-from litefix.repair import running_repair, unfinished
+from litefix.journal import running_repair, unfinished
 
 
 def inspect(ctx: Context) -> Report:
