@@ -116,15 +116,18 @@ class LocalPages:
         lock = lock_page(ps)
         sums = zeroed(self.page_count)
         native = _native()
+        chunk_pages = CHUNK_PAGES * 8
+        buf = bytearray(chunk_pages * ps)  # one buffer, refilled: no fresh 8 MB allocation per read
+        view = memoryview(buf)
         with open(self.db, "rb", buffering=0) as fh:
             first = 1
-            chunk_pages = CHUNK_PAGES * 8
             while first <= self.page_count:
                 want = min(chunk_pages, self.page_count - first + 1)
-                data = fh.read(want * ps)
-                whole = len(data) // ps
+                got = fh.readinto(view[: want * ps])
+                whole = got // ps
                 if not whole:
                     break
+                data = view[: whole * ps]
                 if native is not None:
                     sums[first - 1 : first - 1 + whole] = array("Q", native.page_checksums(data, ps, first, lock))
                 else:

@@ -21,8 +21,18 @@ from litefix.formats.generations import scan_replica_generations
 from litefix.formats.ltx import iter_ltx_pages, scan_ltx_dir
 from litefix.formats.wal import scan_wal
 from litefix.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
+from tests import scenarios
 from tests.helpers import Result, litefix
-from tests.litestream_harness import VERSIONS, Deployment, binary, config_text, migrate, wait_for, write_rows
+from tests.litestream_harness import (
+    VERSIONS,
+    Deployment,
+    binary,
+    config_text,
+    deployment,
+    migrate,
+    wait_for,
+    write_rows,
+)
 from tests.ltx_writer import write_ltx
 from tests.s3server import S3Server
 
@@ -235,20 +245,15 @@ def test_a_replica_written_by_another_database_is_diverged(version: str, tmp_pat
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_replica_directory_deleted_while_litestream_runs(version: str, tmp_path: Path) -> None:
-    """0.3 keeps writing WAL segments into a generation with no snapshot: nothing restorable."""
-    dep = Deployment(tmp_path, version, (DB,))
-    dep.write_config()
-    migrate(dep.db(), 10)
-    rep = dep.replicate()
-    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
-    shutil.rmtree(dep.replica())
-    for _ in range(3):
-        write_rows(dep.db(), 5)
-        time.sleep(0.4)
-    wait_for(lambda: dep.replica().exists(), 10, "Litestream to write into the replica path again")
-    result = diagnose(dep)
-    rep.stop()
-    assert {"replica-gap", "replica-missing"} & codes(result), result.out
+    """0.3 keeps writing WAL segments into a generation with no snapshot; 0.5 L0 files with no snapshot."""
+    with deployment(tmp_path, version) as dep:
+        gone = scenarios.replica_dir_deleted(dep)
+        assert gone.new_files
+        result = diagnose(dep)
+    found = codes(result)
+    assert "replica-gap" in found, result.out
+    [gap] = [f for f in result.json()["findings"] if f["code"] == "replica-gap"]
+    assert "snapshot" in gap["message"]
 
 
 def test_corrupt_replica_files_give_findings_not_tracebacks(tmp_path: Path) -> None:
