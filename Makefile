@@ -23,12 +23,15 @@ demo: $(STAMP) litestream
 	$(BIN)/litefix demo $(foreach v,0.3.13 0.5.17,--litestream .cache/litestream/$(v)/bin/litestream)
 
 lint: $(STAMP)
-	$(BIN)/ruff check litefix tests fixtures tools
+	$(BIN)/ruff check litefix tests fixtures tools benchmarks
 	$(BIN)/mypy
 	$(BIN)/python tools/docs.py --check || (echo "README tables are stale: run python tools/docs.py" && exit 1)
 
 test: lint litestream
 	$(BIN)/pytest -n $(WORKERS)
+
+bench: $(STAMP) litestream
+	$(BIN)/python benchmarks/run.py
 
 docs: $(STAMP)
 	$(BIN)/python tools/docs.py

@@ -7,7 +7,9 @@ repaired database replicates cleanly and restores to itself.
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -206,3 +208,22 @@ def test_a_corrupt_replica_after_a_purge_is_repaired_from_the_sound_live_file(de
     assert result.code == 0, result.out + result.err
     assert "Plan: init" in result.out
     assert_replicates_cleanly(dep)
+
+
+@pytest.mark.slow
+def test_restore_after_a_purge_takes_the_newest_clean_point_not_the_corrupt_latest(dep: Deployment) -> None:
+    """The replica's latest state is a mix of old and new pages; restore must search back for a sound one."""
+    broken = scenarios.malformed_after_purge(dep)
+    for rep in broken.replicators:
+        rep.stop()
+    result = run(dep, "repair", dep.db(), "--strategy", "restore", "--yes")
+    assert result.code == 0, result.out + result.err
+    journal = next((dep.root / ".litefix" / "repairs" / "history").glob("*.journal"))
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    restored = next(e["result"] for e in events if e.get("event") == "done" and "point" in e.get("result", {}))
+    assert restored["point"] != "latest" and restored["tested"][0]["ok"] is False, restored
+    con = sqlite3.connect(f"file:{dep.db()}?mode=ro&immutable=1", uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()

@@ -354,3 +354,22 @@ def test_aws_ca_bundle_with_0_5_and_an_s3_replica_is_flagged(tmp_path: Path) -> 
     result = litefix("diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--json", env=env)
     [finding] = [f for f in result.json()["findings"] if "AWS_CA_BUNDLE" in f["message"]]
     assert finding["code"] == "litestream-version-risk" and finding["severity"] == "error"
+
+
+def test_a_database_written_during_the_comparison_is_inconclusive_not_diverged(tmp_path: Path) -> None:
+    """The -wal changes between litefix's read of it and the page comparison: no false mismatch."""
+    from litefix.config import load_config
+    from litefix.context import Context, Options
+    from litefix.inspectors.replica_checks import inspect_replicas
+
+    dep = replicated(tmp_path, "0.5.17", rows=200)
+    cfg = tmp_path / "litestream.yml"
+    os.environ.setdefault("LITEFIX_LITESTREAM", str(binary("0.5.17")))
+    ctx = Context(str(dep.db()), Options(config=str(cfg), loaded_config=load_config(str(cfg)), compare=True))
+    assert ctx.wal_with_pages() is not None  # litefix has read the -wal ...
+    ctx.remember("config_db", ctx.config.find_db(str(dep.db())) if ctx.config else None)
+    write_rows(dep.db(), 3)  # ... then the app commits, before the pages are compared
+    report = inspect_replicas(ctx)
+    [facts] = report.facts["replicas"]  # type: ignore[misc]
+    assert str(facts["comparison"]).startswith("inconclusive"), facts
+    assert not [f for f in report.findings if f.code == "replica-diverged"]

@@ -339,17 +339,27 @@ def _compare(
         facts["comparison"] = "not possible: no local database"
         return
     before = (ctx.db_state.size, ctx.db_state.mtime_ns)
+
+    def moved() -> bool:
+        """The database or its -wal changed since litefix first read them: no verdict is honest."""
+        try:
+            st = os.stat(ctx.db)
+        except OSError:
+            return True
+        return ctx.wal_changed_since_scan() or (st.st_size, st.st_mtime_ns) != before
+
+    inconclusive = "inconclusive: the database changed while it was compared (a live writer); rerun when quiet"
+    if moved():
+        facts["comparison"] = inconclusive
+        return
     try:
         mine = LocalPages.open(ctx.db, ctx.wal_with_pages())
         result = compare(mine, remote)
     except (PageError, OSError, ValueError) as exc:
-        facts["comparison"] = f"not possible: {exc}"
+        facts["comparison"] = inconclusive if moved() else f"not possible: {exc}"
         return
-    st = os.stat(ctx.db)
-    if ctx.wal_changed_since_scan() or (st.st_size, st.st_mtime_ns) != before:
-        facts["comparison"] = (
-            "inconclusive: the database changed while it was compared (a live writer); rerun when quiet"
-        )
+    if moved():
+        facts["comparison"] = inconclusive
         return
     facts["comparison"] = result.to_json()
     if result.equal:

@@ -1,0 +1,102 @@
+"""A repair that cannot go on — a full disk, a directory it may not write — stops cleanly and can be resumed.
+
+A real tmpfs of a few megabytes stands in for the full disk (mounted by the test, as root);
+the other user is `nobody`, through setpriv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from litefix.quarantine import sha256_file
+from tests.helpers import litefix
+from tests.litestream_harness import binary, count_rows, has_litestream_tables, migrate
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Path]:
+    """A 1 MiB tmpfs: the database's own filesystem, nearly full."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the full-disk path is exercised in CI, which runs as root")
+    where = Path(tempfile.mkdtemp(prefix="litefix-full-"))
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True, check=False
+    )
+    if proc.returncode:
+        shutil.rmtree(where)
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.decode().strip()}): no full disk to test with")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def test_a_full_disk_stops_init_cleanly_and_resume_finishes_once_there_is_room(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    made = tmp_path / "made" / "production_cable.sqlite3"
+    made.parent.mkdir()
+    migrate(made, 5000)  # about 600 KB, built where there is room: a copy of it does not fit beside it in 1 MiB
+    db = small_disk / made.name
+    shutil.copy(made, db)
+    assert 400_000 < db.stat().st_size < 900_000
+    before = sha256_file(db)
+    config = tmp_path / "litestream.yml"
+    config.write_text(
+        f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    replica:\n      type: file\n"
+        f"      path: {tmp_path / 'replica'}\n      sync-interval: 100ms\n"
+    )
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary("0.5.17"))}
+    failed = litefix("repair", db, "--config", config, "--strategy", "init", "--yes", env=env)
+    assert failed.code == 5, failed.out + failed.err
+    assert "the disk is full" in failed.err and "--resume" in failed.err
+    assert sha256_file(db) == before  # the database itself was not touched
+    journal = small_disk / ".litefix" / "repairs" / f"{db.name}.journal"
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert events[-1]["event"] == "failed" and "disk is full" in events[-1]["error"]
+    told = litefix("diagnose", db, "--config", config, "--json", env=env).json()
+    assert "repair-unfinished" in {f["code"] for f in told["findings"]}
+    subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)  # room again
+    resumed = litefix("repair", db, "--resume", "--config", config, env=env)
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert has_litestream_tables(db) and count_rows(db) == 5000
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="litefix-perm-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_directory_the_user_may_not_write_refuses_before_touching_anything(shared_dir: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run litefix as another user (as a normal user, use a directory you do not own)")
+    probe = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable, "-c", "import litefix"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode:
+        pytest.skip("the user nobody cannot run this Python: cannot test permission errors as root")
+    db = shared_dir / "app.db"
+    migrate(db, 10)
+    db.chmod(0o644)
+    before = sha256_file(db)
+    result = litefix("repair", db, "--strategy", "quarantine", "--yes", user=NOBODY)
+    assert result.code == 5, result.out + result.err
+    assert "cannot create litefix's workspace" in result.err and "Traceback" not in result.err
+    assert sha256_file(db) == before and not (shared_dir / ".litefix").exists()
