@@ -227,3 +227,30 @@ def test_restore_after_a_purge_takes_the_newest_clean_point_not_the_corrupt_late
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         con.close()
+
+
+def test_an_app_still_writing_to_a_replaced_file_is_database_replaced(tmp_path: Path) -> None:
+    """A Rails server kept its connection while a deploy step moved a new file over the path."""
+    db = tmp_path / "production.sqlite3"
+    scenarios.create_new_schema(db, seed_rows=3)
+    app = scenarios.start_app(db)
+    try:
+        app.execute("SELECT count(*) FROM sqlite_schema")
+        fresh = tmp_path / "fresh.sqlite3"
+        scenarios.create_new_schema(fresh, seed_rows=1)
+        os.rename(fresh, db)
+        result = litefix("diagnose", db, "--json")
+        [finding] = [f for f in result.json()["findings"] if f["code"] == "database-replaced"]
+        assert finding["evidence"]["pid"] == app.pid
+        assert finding["severity"] == "error"
+    finally:
+        app.kill()
+
+
+def test_a_database_the_config_does_not_list_is_config_db_missing(tmp_path: Path) -> None:
+    with deployment(tmp_path, "0.5.17", ("production.sqlite3",)) as dep:
+        dep.write_config()
+        stray = tmp_path / "production_cable.sqlite3"
+        scenarios.create_new_schema(stray)
+        found = findings(run(dep, "diagnose", stray, "--json"))
+    assert str(dep.db()) in str(found["config-db-missing"]["evidence"])

@@ -373,3 +373,13 @@ def test_a_database_written_during_the_comparison_is_inconclusive_not_diverged(t
     [facts] = report.facts["replicas"]  # type: ignore[misc]
     assert str(facts["comparison"]).startswith("inconclusive"), facts
     assert not [f for f in report.findings if f.code == "replica-diverged"]
+
+
+def test_a_replica_older_than_max_age_while_the_database_changed_is_stale(tmp_path: Path) -> None:
+    dep = replicated(tmp_path, "0.5.17")
+    time.sleep(1.1)
+    write_rows(dep.db(), 5)  # Litestream is stopped: the file changes, the replica does not
+    result = diagnose(dep, "--max-age", "1")
+    [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-stale"]
+    assert finding["evidence"]["max_age"] == 1
+    assert "replica-stale" not in codes(diagnose(dep))  # within the default day it is just a lag
