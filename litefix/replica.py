@@ -87,7 +87,7 @@ def _target(replica: ReplicaConfig, via: str) -> ReplicaTarget:
 @dataclass
 class ReplicaView:
     target: ReplicaTarget
-    format: str = "missing"  # "0.3", "0.5", "0.3+0.5", "empty", "missing"
+    format: str = "missing"  # "0.3", "0.5", "0.3+0.5", "empty", "missing", "unreadable"
     error: str | None = None  # the replica could not be read (binary or storage failed)
     read_by: str = "native"  # "native" or "litestream <version>"
     ltx: list[LtxFileInfo] = field(default_factory=list)
@@ -144,17 +144,20 @@ def read_replica(target: ReplicaTarget, binary: Binary | None, config_path: str 
             return view
         if not os.path.isdir(root):
             view.error = f"{root} is not a directory"
+            view.format = "unreadable"
             return view
         try:
             view.ltx = scan_ltx_dir(root) if os.path.isdir(os.path.join(root, "ltx")) else []
             view.generations = scan_replica_generations(root)
         except OSError as exc:
             view.error = f"cannot read {root}: {exc.strerror or exc}"
+            view.format = "unreadable"
             return view
         view.format = _format(view)
         return view
     if binary is None:
         view.error = f"reading a {target.type} replica needs the litestream binary, and none was found"
+        view.format = "unreadable"
         return view
     view.read_by = f"litestream {binary.version}"
     run = Invocation(binary)
@@ -163,16 +166,42 @@ def read_replica(target: ReplicaTarget, binary: Binary | None, config_path: str 
         result = run.run(["ltx", "-json", "-level", "all", *args], timeout=LIST_TIMEOUT)
         if result.code:
             view.error = result.text or f"litestream ltx exited {result.code}"
+            view.format = "unreadable"
             return view
         view.ltx = _ltx_from_json(target, result.out)
     else:
         try:
-            view.generations = _generations_from_cli(run, target, args)
+            with _listable_03(args, db) as listing_args:
+                view.generations = _generations_from_cli(run, target, listing_args)
         except ReplicaUnreachable as exc:
             view.error = str(exc)
+            view.format = "unreadable"
             return view
     view.format = _format(view)
     return view
+
+
+@contextmanager
+def _listable_03(args: list[str], db: str) -> Iterator[list[str]]:
+    """0.3's `snapshots`/`wal -config C DB` stat the database first and fail when it is missing — just when
+    a fresh container needs its replica. Then list through a copy of the config whose database path is an
+    empty placeholder (the replica settings, hence the listing, are unchanged)."""
+    if args[:1] != ["-config"] or os.path.exists(db):
+        yield args
+        return
+    workdir = tempfile.mkdtemp(prefix="litefix-list-")
+    try:
+        placeholder = os.path.join(workdir, os.path.basename(db))
+        open(placeholder, "wb").close()
+        with open(args[1]) as fh:
+            text = fh.read()
+        config = os.path.join(workdir, "litestream.yml")
+        with open(config, "w") as fh:
+            fh.write(text.replace(db, placeholder))
+        os.chmod(config, 0o600)
+        yield ["-config", config, placeholder]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class ReplicaUnreachable(Exception):

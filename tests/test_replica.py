@@ -21,6 +21,7 @@ from litefix.formats.generations import scan_replica_generations
 from litefix.formats.ltx import iter_ltx_pages, scan_ltx_dir
 from litefix.formats.wal import scan_wal
 from litefix.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
+from litefix.readonly import open_readonly
 from tests import scenarios
 from tests.helpers import Result, litefix
 from tests.litestream_harness import (
@@ -383,3 +384,34 @@ def test_a_replica_older_than_max_age_while_the_database_changed_is_stale(tmp_pa
     [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-stale"]
     assert finding["evidence"]["max_age"] == 1
     assert "replica-stale" not in codes(diagnose(dep))  # within the default day it is just a lag
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_fresh_container_restores_from_s3_although_the_database_is_missing(
+    version: str, tmp_path: Path, s3: S3Server
+) -> None:
+    """0.3's listing commands stat the database first; litefix must still see the replica and restore it."""
+    bucket = f"fresh-{version.replace('.', '-')}-{os.getpid()}"
+    s3.create_bucket(bucket)
+    dep = Deployment(tmp_path, version, (DB,))
+    (tmp_path / "litestream.yml").write_text(s3_config(version, dep.db(), s3.endpoint, bucket))
+    migrate(dep.db(), 25)
+    rep = dep.replicate(config=tmp_path / "litestream.yml")
+    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+    time.sleep(0.5)
+    rep.stop()
+    for name in (DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"):
+        path = tmp_path / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    facts = replica_facts(diagnose(dep))
+    [replica] = facts["replicas"]  # type: ignore[misc]
+    assert replica["format"] == version[:3], replica
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary(version))}
+    env.pop("AWS_CA_BUNDLE", None)
+    result = litefix("repair", dep.db(), "--config", tmp_path / "litestream.yml", "--yes", env=env, timeout=300)
+    assert result.code == 0, result.out + result.err
+    with open_readonly(str(dep.db())) as con:
+        assert con.execute("SELECT count(*) FROM solid_cable_messages").fetchone()[0] == 25
