@@ -110,11 +110,22 @@ def _holds(pid: int, path: Path) -> bool:
 
 
 def _no_page1_waiting(db: Path) -> bool:
+    """Litestream has checkpointed and restarted the WAL, and nothing since has put page 1 in it.
+
+    A header alone proves nothing: SQLite writes it with the first frame, so a read in between
+    sees an empty cycle while Litestream's own page 1 is on its way. Moving the file over then
+    leaves the app reading the old schema from the WAL, and the incident never comes.
+    """
     wal = Path(f"{db}-wal")
     if not wal.exists():
         return False
     scan = scan_wal(str(wal), collect_pages=True)
-    return scan.header is not None and 1 not in (scan.page_frames or {})
+    return (
+        scan.header is not None
+        and scan.header.checkpoint_seq >= 1
+        and scan.committed_frames >= 1
+        and 1 not in (scan.page_frames or {})
+    )
 
 
 @dataclass
@@ -158,7 +169,10 @@ def _app(db: Path) -> Iterator[Callable[[str], str]]:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(sql.replace("\n", " ") + "\n")
         proc.stdin.flush()
-        return proc.stdout.readline().strip()
+        answer = proc.stdout.readline().strip()
+        if answer != "ok":
+            raise DemoFailed(f"the app's `{sql}` answered {answer!r}")
+        return answer
 
     try:
         yield execute

@@ -218,8 +218,19 @@ def wait_checkpointed(db: Path) -> None:
     WAL, which then holds a single frame of Litestream's own (`_litestream_seq`).
     """
     wal = sidecars(db)[0]
+
+    def restarted_without_page1() -> bool:
+        # SQLite writes the header with the first frame: a header-only read is not a checkpoint.
+        head, frames = wal_header(wal), wal_frames(wal)
+        return (
+            head is not None
+            and int.from_bytes(head[12:16], "big") >= 1  # checkpoint sequence: restarted at least once
+            and any(commit for _, commit in frames)
+            and all(pgno != 1 for pgno, _ in frames)
+        )
+
     wait_for(
-        lambda: wal_header(wal) and all(pgno != 1 for pgno, _ in wal_frames(wal)),
+        restarted_without_page1,
         STEP_TIMEOUT,
         f"Litestream's checkpoint to leave no page-1 frame in {wal}",
     )
@@ -568,7 +579,11 @@ def purge_and_recreate(rep: Replicator, db: Path, seed_rows: int = 0, payload_by
     stat_error = f"stat {db}-wal: no such file or directory"
     if is_v03(rep.version):
         missing = f"cannot verify wal state: {q(stat_error)}"
-        noticed = 'sync: new generation".*reason="wal (overwritten|truncated) by another process"'
+        # The app's first commit: Litestream sees either its frames ("overwritten") or, when its
+        # look falls between SQLite's write of the header and of the first frame, the header alone.
+        # Both start a generation the same way; which one is Litestream's scheduling, not ours.
+        reasons = "wal (overwritten|truncated) by another process|wal header only, mismatched"
+        noticed = f'sync: new generation".*reason="({reasons})"'
     else:
         missing = f'msg="sync error" .*cannot verify wal state: open wal file: {q(stat_error)}'
         noticed = "sync recovered"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -366,11 +367,16 @@ def test_a_database_written_during_the_comparison_is_inconclusive_not_diverged(t
     dep = replicated(tmp_path, "0.5.17", rows=200)
     cfg = tmp_path / "litestream.yml"
     os.environ.setdefault("LITEFIX_LITESTREAM", str(binary("0.5.17")))
-    ctx = Context(str(dep.db()), Options(config=str(cfg), loaded_config=load_config(str(cfg)), compare=True))
-    assert ctx.wal_with_pages() is not None  # litefix has read the -wal ...
-    ctx.remember("config_db", ctx.config.find_db(str(dep.db())) if ctx.config else None)
-    write_rows(dep.db(), 3)  # ... then the app commits, before the pages are compared
-    report = inspect_replicas(ctx)
+    app = sqlite3.connect(dep.db(), isolation_level=None)  # the app's server: its -wal stays while it runs
+    try:
+        app.execute("INSERT INTO solid_cable_messages (channel, payload) VALUES ('a', 'b')")
+        ctx = Context(str(dep.db()), Options(config=str(cfg), loaded_config=load_config(str(cfg)), compare=True))
+        assert ctx.wal_with_pages() is not None  # litefix has read the -wal ...
+        ctx.remember("config_db", ctx.config.find_db(str(dep.db())) if ctx.config else None)
+        app.execute("INSERT INTO solid_cable_messages (channel, payload) VALUES ('c', 'd')")  # ... then the app commits
+        report = inspect_replicas(ctx)
+    finally:
+        app.close()
     [facts] = report.facts["replicas"]  # type: ignore[misc]
     assert str(facts["comparison"]).startswith("inconclusive"), facts
     assert not [f for f in report.findings if f.code == "replica-diverged"]
