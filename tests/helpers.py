@@ -5,14 +5,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+NOBODY = 65534
+
+
+def as_nobody() -> list[str]:
+    """The command prefix that runs a process as `nobody` (root ignores file modes); skips if impossible."""
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: cannot drop privileges to test permission errors")
+    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import litefix"], capture_output=True, check=False)
+    if probe.returncode:
+        pytest.skip("the user nobody cannot run this Python: cannot test permission errors as root")
+    return prefix
 
 
 @dataclass

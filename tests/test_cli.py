@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Result, codes, litefix
-
-NOBODY = 65534
+from tests.helpers import NOBODY, Result, as_nobody, codes, litefix
 
 
 def no_traceback(result: Result) -> None:
@@ -107,15 +103,7 @@ def _as_other_user() -> int | None:
     """Run as `nobody` when we are root (root ignores file modes), else as ourselves."""
     if os.geteuid() != 0:
         return None
-    if not shutil.which("setpriv"):
-        pytest.skip("running as root without setpriv: cannot drop privileges to test permission errors")
-    probe = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable, "-c", "import litefix"],
-        capture_output=True,
-        check=False,
-    )
-    if probe.returncode:
-        pytest.skip("the user nobody cannot run this Python: cannot test permission errors as root")
+    as_nobody()
     return NOBODY
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,8 @@ from pathlib import Path
 import pytest
 
 from litefix.quarantine import sha256_file
-from tests.helpers import litefix
+from tests.helpers import NOBODY, as_nobody, litefix
 from tests.litestream_harness import binary, count_rows, has_litestream_tables, migrate
-
-NOBODY = 65534
 
 
 @pytest.fixture
@@ -85,13 +82,7 @@ def shared_dir() -> Iterator[Path]:
 def test_a_directory_the_user_may_not_write_refuses_before_touching_anything(shared_dir: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to run litefix as another user (as a normal user, use a directory you do not own)")
-    probe = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable, "-c", "import litefix"],
-        capture_output=True,
-        check=False,
-    )
-    if probe.returncode:
-        pytest.skip("the user nobody cannot run this Python: cannot test permission errors as root")
+    as_nobody()
     db = shared_dir / "app.db"
     migrate(db, 10)
     db.chmod(0o644)
