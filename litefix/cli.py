@@ -85,8 +85,8 @@ def diagnose(
 
     Example: litefix diagnose /data/production_cable.sqlite3 --config /etc/litestream.yml --compare
     """
-    from litefix.context import Options
-    from litefix.diagnose import diagnose as run
+    from litefix.diagnose.context import Options
+    from litefix.diagnose.runner import diagnose as run
     from litefix.model import Severity
     from litefix.render import diagnosis_text, to_json
 
@@ -167,10 +167,10 @@ def repair(
     Nothing is deleted: replaced files go to <db dir>/.litefix/quarantine/ with a manifest.
     Example: litefix repair /data/production_cable.sqlite3 --strategy auto --stop-litestream --yes
     """
-    from litefix.context import Context, Options
+    from litefix.diagnose.context import Context, Options
     from litefix.render import plan_text, repair_text, to_json
-    from litefix.strategies import RepairOptions
-    from litefix.workflow import execute_plan, finish_interrupted, plan_repair
+    from litefix.repair.strategies import RepairOptions
+    from litefix.repair.workflow import execute_plan, finish_interrupted, plan_repair
 
     options = Options.from_cli(config=config, litestream=litestream, replica=replica, verify_restore=verify_restore)
     ctx = Context(db, options)
@@ -201,7 +201,7 @@ def check(
     litestream: LitestreamOpt = None,
 ) -> None:
     """Pre-deploy gate: all databases of the config at once, and the deployment. Example: litefix check --fix"""
-    from litefix.check import gate_options, run_check
+    from litefix.gate.check import gate_options, run_check
     from litefix.render import checklist_text, to_json
 
     report = run_check(gate_options(config, litestream), fail_on=fail_on.value, fix=fix, log=_progress)
@@ -212,7 +212,7 @@ def check(
 @app.command()
 def boot(argv: AppArgv, config: ConfigOpt = None, litestream: LitestreamOpt = None, prepare: PrepareOpt = None) -> None:
     """Safe entrypoint: restore, prepare, check, app under Litestream. Example: litefix boot --prepare CMD -- APP"""
-    from litefix import boot as booting
+    from litefix.gate import boot as booting
 
     raise typer.Exit(booting.boot(booting.BootOptions(config, litestream, prepare), argv, _progress))
 
@@ -243,8 +243,8 @@ def quarantine_list(
     where: Annotated[str, typer.Argument(help="The database (or its directory).")] = ".", json_out: JsonFlag = False
 ) -> None:
     """List the quarantines beside a database, newest last. Example: litefix quarantine list /data/app.db"""
-    from litefix.quarantine import list_quarantines
     from litefix.render import quarantine_table, to_json
+    from litefix.repair.quarantine import list_quarantines
 
     items = [q.to_json() for q in list_quarantines(where)]
     typer.echo(to_json(items) if json_out else quarantine_table(items))
@@ -259,7 +259,7 @@ def quarantine_restore(
 
     Example: litefix quarantine restore 20261126T221500Z-production_cable.sqlite3-restore --db /data
     """
-    from litefix.quarantine import find, restore_quarantine
+    from litefix.repair.quarantine import find, restore_quarantine
 
     for path in restore_quarantine(find(where, qid)):
         typer.echo(f"restored {path}")

@@ -31,15 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litefix.config import load_config
-from litefix.context import Context, Options
-from litefix.diagnose import diagnose_in
+from litefix.diagnose.context import Context, Options
+from litefix.diagnose.runner import diagnose_in
 from litefix.errors import LitefixError
 from litefix.formats.wal import scan_wal
-from litefix.litestream import Binary, Invocation, LitestreamNotFound, find_binary
-from litefix.pages import LocalPages, compare
 from litefix.render import diagnosis_text, plan_text, repair_text
-from litefix.strategies import RepairOptions
-from litefix.workflow import execute_plan, plan_repair
+from litefix.repair.strategies import RepairOptions
+from litefix.repair.workflow import execute_plan, plan_repair
+from litefix.replicas.pages import LocalPages, compare
+from litefix.system.litestream import Binary, Invocation, LitestreamNotFound, find_binary
 
 DATABASES = ("production.sqlite3", "production_cache.sqlite3", "production_queue.sqlite3", "production_cable.sqlite3")
 CABLE = "production_cable.sqlite3"

@@ -133,7 +133,7 @@ class Diagnosis:
 class Step:
     """One action of a repair: what it does, to what, and why. Executed by repair.py."""
 
-    action: str  # a key of repair.ACTIONS
+    action: str  # a key of repair.run.ACTIONS
     reason: str
     args: Mapping[str, JSON] = field(default_factory=dict)
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from install_litestream import ensure  # noqa: E402
 
-from litefix.readonly import open_readonly  # noqa: E402
+from litefix.system.readonly import open_readonly  # noqa: E402
 
 VERSIONS = ("0.3.13", "0.5.17")
 INTERVALS = {"monitor": "100ms", "checkpoint": "1s", "sync": "100ms"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from litefix.litestream import Binary, build_version, version_risks
+from litefix.system.litestream import Binary, build_version, version_risks
 from tests.helpers import FIXTURES, litefix
 from tests.litestream_harness import binary
 

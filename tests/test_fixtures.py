@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from litefix.context import Options
-from litefix.diagnose import diagnose
+from litefix.diagnose.context import Options
+from litefix.diagnose.runner import diagnose
 from litefix.model import Severity
 from tests.conftest import EXPECTED
 from tests.helpers import FIXTURES

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from litefix.formats.wal import scan_wal
-from litefix.pages import LocalPages, compare
+from litefix.replicas.pages import LocalPages, compare
 from tests import scenarios
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, deployment

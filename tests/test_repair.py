@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from litefix.pages import LocalPages, compare
-from litefix.quarantine import sha256_file
+from litefix.repair.quarantine import sha256_file
+from litefix.replicas.pages import LocalPages, compare
 from tests.helpers import Result, fingerprint, litefix
 from tests.litestream_harness import (
     VERSIONS,

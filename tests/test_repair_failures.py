@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from litefix.quarantine import sha256_file
+from litefix.repair.quarantine import sha256_file
 from tests.helpers import NOBODY, as_nobody, litefix
 from tests.litestream_harness import binary, count_rows, has_litestream_tables, migrate
 

@@ -21,8 +21,8 @@ import pytest
 from litefix.formats.generations import scan_replica_generations
 from litefix.formats.ltx import iter_ltx_pages, scan_ltx_dir
 from litefix.formats.wal import scan_wal
-from litefix.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
-from litefix.readonly import open_readonly
+from litefix.replicas.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
+from litefix.system.readonly import open_readonly
 from tests import scenarios
 from tests.helpers import Result, litefix
 from tests.litestream_harness import (
@@ -361,8 +361,8 @@ def test_aws_ca_bundle_with_0_5_and_an_s3_replica_is_flagged(tmp_path: Path) -> 
 def test_a_database_written_during_the_comparison_is_inconclusive_not_diverged(tmp_path: Path) -> None:
     """The -wal changes between litefix's read of it and the page comparison: no false mismatch."""
     from litefix.config import load_config
-    from litefix.context import Context, Options
-    from litefix.inspectors.replica_checks import inspect_replicas
+    from litefix.diagnose.context import Context, Options
+    from litefix.diagnose.inspectors.replica_checks import inspect_replicas
 
     dep = replicated(tmp_path, "0.5.17", rows=200)
     cfg = tmp_path / "litestream.yml"

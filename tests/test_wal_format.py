@@ -15,7 +15,7 @@ from litefix.formats.btree import BtreeError
 from litefix.formats.shm import read_shm
 from litefix.formats.sqlite_header import HeaderError, parse_header
 from litefix.formats.wal import WalHeaderError, parse_wal_header, scan_wal
-from litefix.schema import SchemaError, read_schema, read_schema_from_pages
+from litefix.system.schema import SchemaError, read_schema, read_schema_from_pages
 from tests.conftest import EXPECTED
 from tests.helpers import FIXTURES
 

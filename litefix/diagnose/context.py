@@ -1,0 +1,243 @@
+"""What one diagnosis knows so far: paths, options, and every file read at most once.
+
+Inspectors ask the context for the database header, the WAL scan or the schema;
+the first one to ask pays for the read and the rest reuse it. That keeps the
+"cheap before expensive" order honest and stops two inspectors reading one file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from litefix.errors import describe_os_error
+from litefix.formats.shm import WalIndex, read_shm
+from litefix.formats.sqlite_header import HEADER_SIZE, DatabaseHeader, HeaderError, parse_header
+from litefix.formats.wal import WalScan, scan_wal
+from litefix.system.litestream import Binary, find_binary
+from litefix.system.procfs import ProcessScan, find_open_descriptors
+
+if TYPE_CHECKING:  # the config module (and YAML) load only when a config is in play
+    from litefix.config import LitestreamConfig
+
+
+class Skip(Exception):
+    """Raised by an inspector that has nothing to look at; the reason is reported."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Options:
+    integrity: str | None = None  # None, "quick" or "full"
+    config: str | None = None
+    litestream: str | None = None
+    replica: str | None = None
+    compare: bool = False
+    verify_restore: bool = False
+    max_lag: float = 60.0
+    max_age: float = 86400.0
+    loaded_config: LitestreamConfig | None = None
+
+    @classmethod
+    def from_cli(cls, **values: Any) -> Options:
+        """Options from command-line values; an explicit --config or --litestream is checked now,
+        so that a typo is a usage error (exit 2) rather than a failed inspector."""
+        loaded = None
+        if values.get("config"):
+            from litefix.config import load_config
+
+            loaded = load_config(values["config"])
+        if values.get("litestream"):
+            find_binary(values["litestream"])
+        return cls(loaded_config=loaded, **values)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file as found: what lstat/stat said, or that it is not there."""
+
+    path: str
+    exists: bool
+    is_symlink: bool = False
+    symlink_target: str | None = None
+    kind: str = "missing"  # file, directory, symlink (dangling), other, missing
+    size: int = 0
+    inode: int = 0
+    device: int = 0
+    mtime_ns: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.path, "kind": self.kind}
+        if self.exists:
+            out.update(size=self.size, inode=self.inode)
+        if self.is_symlink:
+            out["symlink_target"] = self.symlink_target
+        return out
+
+
+def file_state(path: str) -> FileState:
+    try:
+        lst = os.lstat(path)
+    except FileNotFoundError:
+        return FileState(path, exists=False)
+    except OSError as exc:
+        raise describe_os_error(exc, path) from exc
+    is_link = stat.S_ISLNK(lst.st_mode)
+    target = os.readlink(path) if is_link else None
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return FileState(path, exists=False, is_symlink=True, symlink_target=target, kind="symlink")
+    except OSError as exc:
+        raise describe_os_error(exc, path) from exc
+    if stat.S_ISREG(st.st_mode):
+        kind = "file"
+    elif stat.S_ISDIR(st.st_mode):
+        kind = "directory"
+    else:
+        kind = "other"
+    return FileState(path, True, is_link, target, kind, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns)
+
+
+class Context:
+    def __init__(self, db: str | os.PathLike[str], options: Options | None = None) -> None:
+        self.db = os.path.abspath(os.fspath(db))
+        self.options = options or Options()
+        self._cache: dict[str, Any] = {}
+
+    # --- paths --------------------------------------------------------------------------
+    @cached_property
+    def real_db(self) -> str:
+        """SQLite resolves symlinks, so the -wal and -shm live next to the target."""
+        return os.path.realpath(self.db)
+
+    @property
+    def wal_path(self) -> str:
+        return self.real_db + "-wal"
+
+    @property
+    def shm_path(self) -> str:
+        return self.real_db + "-shm"
+
+    @property
+    def journal_path(self) -> str:
+        return self.real_db + "-journal"
+
+    @property
+    def meta_dir(self) -> str:
+        """Litestream's default meta path for this database: `.<name>-litestream` beside it."""
+        directory, name = os.path.split(self.real_db)
+        return os.path.join(directory, f".{name}-litestream")
+
+    def sidecar_paths(self) -> dict[str, str]:
+        """Every file SQLite or a Litestream restore may leave beside the database."""
+        base = self.real_db
+        names = ("-wal", "-shm", "-journal", ".tmp", ".tmp-wal", ".tmp-shm")
+        return {suffix: base + suffix for suffix in names}
+
+    # --- cached reads -----------------------------------------------------------------------
+    @cached_property
+    def db_state(self) -> FileState:
+        return file_state(self.db)
+
+    @cached_property
+    def wal_state(self) -> FileState:
+        return file_state(self.wal_path)
+
+    @cached_property
+    def shm_state(self) -> FileState:
+        return file_state(self.shm_path)
+
+    @cached_property
+    def header_bytes(self) -> bytes:
+        try:
+            with open(self.db, "rb", buffering=0) as fh:
+                return fh.read(HEADER_SIZE)
+        except OSError as exc:
+            raise describe_os_error(exc, self.db) from exc
+
+    @cached_property
+    def header(self) -> DatabaseHeader | None:
+        """The parsed header, or None when there is no database file to parse."""
+        if self.db_state.kind != "file" or self.db_state.size == 0:
+            return None
+        try:
+            return parse_header(self.header_bytes)
+        except HeaderError:
+            return None
+
+    def require_header(self) -> DatabaseHeader:
+        if self.header is None:
+            raise Skip("no readable SQLite database at the path")
+        return self.header
+
+    @cached_property
+    def wal(self) -> WalScan | None:
+        if self.wal_state.kind != "file":
+            return None
+        try:
+            return scan_wal(self.wal_path, collect_pages=True)
+        except OSError as exc:
+            raise describe_os_error(exc, self.wal_path) from exc
+
+    @cached_property
+    def shm(self) -> WalIndex | None:
+        if self.shm_state.kind != "file" or self.shm_state.size == 0:
+            return None
+        try:
+            return read_shm(self.shm_path)
+        except OSError as exc:
+            raise describe_os_error(exc, self.shm_path) from exc
+
+    @cached_property
+    def config(self) -> LitestreamConfig | None:
+        """The Litestream config in play (the CLI loads an explicit one first, so its errors exit 2)."""
+        if self.options.loaded_config is not None:
+            return self.options.loaded_config
+        from litefix.config import discover_config, find_config_path
+
+        if find_config_path(self.options.config) is None:
+            return None
+        return discover_config(self.options.config)
+
+    @cached_property
+    def binary(self) -> Binary | None:
+        """The litestream this machine would run (--litestream, LITEFIX_LITESTREAM, PATH)."""
+        return find_binary(self.options.litestream)
+
+    @cached_property
+    def processes(self) -> ProcessScan:
+        """Every process holding the database, its -wal or its -shm (one walk of /proc)."""
+        paths = {self.db, self.real_db, self.wal_path, self.shm_path}
+        return find_open_descriptors(paths)
+
+    def wal_with_pages(self) -> WalScan | None:
+        """The WAL scan with its page map (pgno -> newest committed frame), scanning again if needed."""
+        scan = self.wal
+        if scan is not None and scan.page_frames is None:
+            scan = scan_wal(self.wal_path, collect_pages=True)
+        return scan
+
+    def wal_changed_since_scan(self) -> bool:
+        """True when a writer touched the -wal after we read it: comparisons are then unsafe."""
+        now = file_state(self.wal_path)
+        before = self.wal_state
+        return (now.exists, now.size, now.mtime_ns, now.inode) != (
+            before.exists,
+            before.size,
+            before.mtime_ns,
+            before.inode,
+        )
+
+    def remember(self, key: str, value: Any) -> None:
+        """Share a derived fact between inspectors (e.g. the schema read once)."""
+        self._cache[key] = value
+
+    def recall(self, key: str, default: Any = None) -> Any:
+        return self._cache.get(key, default)

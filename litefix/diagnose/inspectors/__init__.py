@@ -1,0 +1,55 @@
+"""Inspectors: one module per thing inspected, run cheap before expensive.
+
+Each inspector is a function `inspect(ctx) -> Report`. It reads through the
+context (so every file is read once), returns facts and findings, and never
+prints. It raises `Skip` when there is nothing for it to look at; any other
+exception becomes a failed run in the diagnosis, never a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from litefix.diagnose.context import Context
+from litefix.model import JSON, Finding
+
+
+@dataclass
+class Report:
+    facts: dict[str, JSON] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+Inspector = Callable[[Context], Report]
+
+
+def registry() -> dict[str, Inspector]:
+    """The inspectors in the order they run. Imported lazily: `--help` stays fast."""
+    from litefix.diagnose.inspectors import (
+        binary,
+        config,
+        database_file,
+        integrity,
+        litestream_tables,
+        meta_dir,
+        processes,
+        repair_journal,
+        replica,
+        shm,
+        wal,
+    )
+
+    return {
+        "repair-journal": repair_journal.inspect,
+        "database-file": database_file.inspect,
+        "wal": wal.inspect,
+        "shm": shm.inspect,
+        "config": config.inspect,
+        "processes": processes.inspect,
+        "meta-dir": meta_dir.inspect,
+        "litestream-tables": litestream_tables.inspect,
+        "binary": binary.inspect,
+        "replica": replica.inspect,
+        "integrity": integrity.inspect,
+    }

@@ -1,0 +1,173 @@
+"""Who holds the database open right now, and is it still the file at the path?
+
+A process whose descriptor for the database is deleted, or is another inode than
+the path now has, is writing into a file nobody will ever read again. When that
+process is Litestream, its replica is being built from the wrong file: the
+incident's root cause. Reading /proc costs one readlink per open descriptor.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litefix.codes import CODES
+from litefix.diagnose.context import Context, Skip
+from litefix.diagnose.inspectors import Report
+from litefix.errors import ConfigError
+from litefix.system.procfs import Descriptor, Holder, litestream_processes, replicate_command_db, replicate_config_path
+
+if TYPE_CHECKING:
+    from litefix.config import DatabaseConfig, LitestreamConfig
+
+
+def _role(ctx: Context, d: Descriptor) -> str:
+    if d.target == ctx.wal_path:
+        return "wal"
+    if d.target == ctx.shm_path:
+        return "shm"
+    return "db"
+
+
+def _state(ctx: Context, role: str, d: Descriptor) -> str:
+    """current: the path's inode now; deleted: unlinked; replaced: the path holds another inode."""
+    current = {"db": ctx.db_state, "wal": ctx.wal_state, "shm": ctx.shm_state}[role]
+    if current.exists and (current.inode, current.device) == (d.inode, d.device):
+        return "current"
+    return "deleted" if d.deleted or not current.exists else "replaced"
+
+
+def inspect(ctx: Context) -> Report:
+    scan = ctx.processes
+    if scan.error:
+        raise Skip(f"could not inspect processes: {scan.error}")
+    report = Report()
+    report.facts["holders"] = [h.to_json() for h in scan.holders]
+    if scan.unreadable:
+        report.facts["unreadable_processes"] = scan.unreadable
+        report.facts["note"] = (
+            f"could not inspect {scan.unreadable} processes of other users (permission denied); "
+            "run as root to see them all"
+        )
+    sound_litestreams: list[Holder] = []
+    for holder in scan.holders:
+        states: dict[str, list[str]] = {}
+        for d in holder.descriptors:
+            role = _role(ctx, d)
+            states.setdefault(role, []).append(_state(ctx, role, d))
+        evidence: dict[str, object] = {
+            "pid": holder.pid,
+            "command": holder.command,
+            "descriptors": [
+                {**d.to_json(), "role": _role(ctx, d), "state": _state(ctx, _role(ctx, d), d)}
+                for d in holder.descriptors
+            ],
+            "path_inodes": {
+                "db": ctx.db_state.inode if ctx.db_state.exists else None,
+                "wal": ctx.wal_state.inode if ctx.wal_state.exists else None,
+                "shm": ctx.shm_state.inode if ctx.shm_state.exists else None,
+            },
+        }
+        stale_db = any(s != "current" for s in states.get("db", []))
+        stale_any = any(s != "current" for group in states.values() for s in group)
+        shares_wal = stale_db and any(s == "current" for r in ("wal", "shm") for s in states.get(r, []))
+        if holder.is_litestream:
+            ctx.remember("litestream_running", True)
+            if not stale_any:
+                sound_litestreams.append(holder)
+                continue
+            evidence["case"] = "shared-wal" if shares_wal else ("purge" if stale_db else "sidecar-replaced")
+            if shares_wal:
+                detail = (
+                    "holds the old, deleted database file while the -wal/-shm at the path are still the ones it "
+                    "opened: two database files now share one WAL and the app's writes are being lost right now"
+                )
+            elif stale_db:
+                detail = "holds only deleted or replaced files: the database was removed and recreated under it"
+            else:
+                detail = "holds a -wal or -shm that was deleted or replaced under it"
+            report.findings.append(
+                CODES["litestream-replaced"].finding(
+                    f"Litestream (pid {holder.pid}) {detail}; its replica is being corrupted", evidence
+                )
+            )
+        elif stale_db:
+            report.findings.append(
+                CODES["database-replaced"].finding(
+                    f"pid {holder.pid} ({holder.command[:80]}) still has the old {ctx.db} open "
+                    "(deleted or replaced): its writes go to a file nobody will read again",
+                    evidence,
+                )
+            )
+    litestreams = [h for h in scan.holders if h.is_litestream]
+    db_config = ctx.recall("config_db")
+    others = litestream_processes()
+    report.facts["litestream_processes"] = [h.pid for h in others]
+    if db_config is not None and not litestreams:
+        waiting = [h for h in others if _replicates(h, ctx.db)]
+        if waiting:
+            report.facts["waiting"] = [h.to_json() for h in waiting]
+        else:
+            source = ctx.config.source_path if ctx.config else "the config"
+            report.findings.append(
+                CODES["litestream-not-running"].finding(
+                    f"no running Litestream replicates {ctx.db}, which {source} lists",
+                    {
+                        "litestream_pids": [h.pid for h in others],
+                        "config": ctx.config.source_path if ctx.config else None,
+                    },
+                )
+            )
+    if db_config is not None:
+        _check_shared_replica(ctx, db_config, others, report)
+    if len(sound_litestreams) > 1:
+        report.findings.append(
+            CODES["litestream-duplicate"].finding(
+                f"{len(sound_litestreams)} Litestream processes replicate {ctx.db} at once "
+                f"(pids {', '.join(str(h.pid) for h in sound_litestreams)})",
+                {"pids": [h.pid for h in sound_litestreams], "commands": [h.command for h in sound_litestreams]},
+            )
+        )
+    return report
+
+
+def _process_config(holder: Holder) -> LitestreamConfig | None:
+    path = replicate_config_path(holder)
+    if not path:
+        return None
+    from litefix.config import load_config
+
+    try:
+        return load_config(path, cwd=holder.cwd or None, how_found="process")
+    except (ConfigError, OSError):
+        return None  # a config we cannot read is not evidence either way
+
+
+def _replicates(holder: Holder, db: str) -> bool:
+    """Does this litestream process mean to replicate `db` (by its command line or its config)?"""
+    if replicate_command_db(holder) == db:
+        return True
+    config = _process_config(holder)
+    return config is not None and config.find_db(db) is not None
+
+
+def _check_shared_replica(ctx: Context, db_config: DatabaseConfig, others: list[Holder], report: Report) -> None:
+    """Two databases replicating into one replica location mix their files (0.3) or TXIDs (0.5)."""
+    ours = {r.location for r in db_config.replicas}
+    sources: list[tuple[str, str, str]] = []  # (db path, replica location, where configured)
+    if ctx.config is not None:
+        sources += [(d.path, r.location, ctx.config.source_path) for d in ctx.config.dbs for r in d.replicas]
+    for holder in others:
+        config = _process_config(holder)
+        if config is not None:
+            where = f"pid {holder.pid} ({config.source_path})"
+            sources += [(d.path, r.location, where) for d in config.dbs for r in d.replicas]
+    clashes = sorted({(path, loc, where) for path, loc, where in sources if loc in ours and path != db_config.path})
+    if clashes:
+        report.findings.append(
+            CODES["litestream-duplicate"].finding(
+                f"{clashes[0][1]} is the replica of {ctx.db} and also of {clashes[0][0]} ({clashes[0][2]})",
+                {"replica": clashes[0][1], "shared_with": [{"db": p, "configured_in": w} for p, _, w in clashes]},
+                hint="give every database its own replica path; then re-initialise both: "
+                "`litefix repair DB --strategy init`",
+            )
+        )

@@ -1,0 +1,1 @@
+"""The deployment: the pre-deploy check, boot, and supervising Litestream and the app."""

@@ -1,0 +1,468 @@
+"""The safe entrypoint: restore, prepare, check, and only then the app under Litestream.
+
+The incident's entrypoint restored and migrated its databases partly in the background and
+started `litestream replicate` before that was done, so a database could be created or replaced
+under a running replicator. `litefix boot` makes the order a guarantee:
+
+1. refuse to start while any Litestream already works on these databases (the old container);
+2. restore every missing database that has a replica — in parallel, but all finished before
+   anything else — through litefix's restore strategy, which quarantines leftover -wal/-shm
+   first (Litestream restores next to a stale -wal and SQLite merges it). No replica means a
+   first deploy: skipped;
+3. run `--prepare` once through the shell (migrations), and stop with its exit code if it fails;
+4. run the pre-deploy gate (`litefix check`) and stop on an error;
+5. start `litestream replicate` with the config as the user wrote it, wait until it has opened
+   every database, then start the app; signals go to the app; when the app exits, Litestream is
+   stopped after its final sync, and litefix exits with the app's own exit code.
+
+Why litefix supervises both processes rather than `litestream replicate -exec APP`:
+Litestream exits 1 whatever the child's exit code (litestream-notes §9), so the app's code
+would be lost; `-exec` takes one string that Litestream splits by its own rules, not an argv;
+SIGHUP kills Litestream (Go's default action, no final sync: measured on 0.3.13 and 0.5.17),
+and a SIGTERM that reaches it at the same time as the app can end replication before the app's
+shutdown writes. Here the app gets every signal at once and Litestream gets SIGTERM only after
+the app has exited. Litestream runs in its own session, so a terminal's Ctrl-C reaches it only
+through litefix; both children die with litefix (PR_SET_PDEATHSIG) if litefix is killed; and
+as PID 1 of a container litefix reaps the orphans the app leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+
+from litefix.config import LitestreamConfig
+from litefix.diagnose.context import Context, Options
+from litefix.errors import (
+    EXIT_CANNOT_INSPECT,
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_LITESTREAM_STOPPED,
+    LitefixError,
+    Refused,
+    UsageError,
+)
+from litefix.gate.check import (
+    configured_databases,
+    describe_litestreams,
+    gate_options,
+    litestream_at_work,
+    run_check,
+)
+from litefix.model import Severity
+from litefix.system.litestream import Binary, Invocation, require_binary
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+READY_TIMEOUT = 30.0  # Litestream opens local files first; the replica is contacted later
+STOP_TIMEOUT = 60.0  # its final sync may upload to a slow remote replica
+APP_STOP_TIMEOUT = 30.0  # after Litestream died: how long the app gets to stop before SIGKILL
+POLL = 0.05
+PR_SET_PDEATHSIG = 1
+Log = Callable[[str], None]
+
+
+class BootFailed(LitefixError):
+    """A boot step failed; nothing after it ran. The exit code is the step's."""
+
+    def __init__(self, message: str, hint: str = "", exit_code: int = EXIT_FINDINGS) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class BootOptions:
+    config: str | None = None
+    litestream: str | None = None
+    prepare: str | None = None  # a shell command, run once before the gate
+    ready_timeout: float = READY_TIMEOUT
+    stop_timeout: float = STOP_TIMEOUT
+
+
+def boot(options: BootOptions, app: Sequence[str], output: Log = lambda _m: None) -> int:
+    """Run every step in order; return the app's exit code (128+N when a signal N ended it).
+
+    `output` gets one line per step, prefixed `litefix:` (they interleave with Litestream's and the
+    app's), and the checklist when the gate fails.
+    """
+
+    def log(message: str) -> None:
+        output(f"litefix: {message}")
+
+    if not app:
+        raise UsageError(
+            "no app to run: give its command after `--`",
+            "example: litefix boot --prepare 'bin/rails db:prepare' -- bin/rails server",
+        )
+    gate = gate_options(options.config, options.litestream)
+    config = gate.loaded_config
+    assert config is not None
+    binary = require_binary(options.litestream)
+    if config.exec:
+        raise UsageError(
+            f"{config.source_path} has `exec: {config.exec}`: Litestream would start a second copy of the app",
+            "remove `exec:` from the config; litefix boot runs the app itself",
+        )
+    databases = configured_databases(config)
+    log(f"{len(databases)} databases in {config.source_path}; Litestream {binary.version or binary.version_text}")
+    with Signals() as signals:
+        refuse_if_litestream_runs(databases)
+        restore_missing(gate, databases, log)
+        signals.stop_if_received("restoring")
+        if options.prepare:
+            run_prepare(options.prepare, signals, log)
+        report = run_check(gate, fail_on=Severity.ERROR, booting=True, log=log)
+        signals.stop_if_received("checking")
+        from litefix.render import check_verdict, checklist_text
+
+        if not report.passed or not report.inspected:
+            output(checklist_text(report))
+            raise BootFailed(
+                f"the pre-deploy check failed: {check_verdict(report)}",
+                "fix what is marked ✘ above (each says how), then boot again; Litestream and the app were not started",
+                EXIT_FINDINGS if not report.passed else EXIT_CANNOT_INSPECT,
+            )
+        log(f"check: {check_verdict(report)}")
+        return supervise(binary, config, databases, app, signals, options, log)
+
+
+# --- 1. nothing else may be at work ----------------------------------------------------------------
+
+
+def refuse_if_litestream_runs(databases: Sequence[str]) -> None:
+    found = litestream_at_work(databases)
+    if found:
+        raise Refused(
+            f"a Litestream is already at work on these databases: {describe_litestreams(found)}",
+            "stop it first (the previous container, or `kill "
+            + " ".join(str(r.holder.pid) for r in found)
+            + "`); restoring or migrating under it would replace files under a running replicator",
+        )
+
+
+# --- 2. restore what is missing ------------------------------------------------------------------------
+
+
+def restore_missing(options: Options, databases: Sequence[str], log: Log) -> None:
+    """Restore every missing database that has a replica, all at once; return when all are done."""
+    missing = [db for db in databases if not os.path.lexists(db)]
+    if not missing:
+        log("every database is in place: nothing to restore")
+        return
+    from litefix.system.readonly import _ensure_vfs
+
+    _ensure_vfs()  # once, before the threads (functools.cache is not a lock)
+    with ThreadPoolExecutor(min(8, len(missing)), thread_name_prefix="litefix-restore") as pool:
+        futures = [pool.submit(restore_one, Context(db, options), log) for db in missing]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]  # type: ignore[misc]  # a LitefixError from the repair (exit 4 or 5)
+
+
+def restore_one(ctx: Context, log: Log) -> str:
+    """Restore one missing database; "first deploy" when its replica is empty. (A -wal left beside a
+    database that does not exist yet is harmless then: SQLite discards it when it creates the file.)"""
+    from litefix.repair.strategies import RepairOptions
+    from litefix.repair.workflow import execute_plan, plan_repair
+
+    name = os.path.basename(ctx.db)
+    diagnosis, plan = plan_repair(ctx, RepairOptions("restore"))
+    views = diagnosis.facts("replica").get("replicas") or []
+    if views and views[0].get("format") in ("missing", "empty"):
+        log(f"{name}: no replica yet (a first deploy): --prepare or the app creates it")
+        return "first deploy"
+    if plan.refused:
+        raise Refused(f"cannot restore {ctx.db}: {plan.refused}", "fix that, then boot again; nothing was started")
+    log(f"{name}: restoring {plan.why.rsplit('; ', 1)[-1]}")
+    execute_plan(ctx, plan, lambda message: log(f"{name}: {message}"))
+    log(f"{name}: restored")
+    return "restored"
+
+
+# --- 3. prepare -------------------------------------------------------------------------------------
+
+
+def run_prepare(command: str, signals: Signals, log: Log) -> None:
+    log(f"prepare: {command}")
+    proc = subprocess.Popen(command, shell=True, process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    signals.target = proc.pid
+    try:
+        code = proc.wait()
+    finally:
+        signals.target = None
+    signals.stop_if_received("preparing")
+    if code != 0:
+        raise BootFailed(
+            f"--prepare `{command}` exited {code}; Litestream and the app were not started",
+            "fix what it printed above, then boot again",
+            _exit_code(code),
+        )
+
+
+# --- 5. the app under Litestream --------------------------------------------------------------------
+
+
+def supervise(
+    binary: Binary,
+    config: LitestreamConfig,
+    databases: Sequence[str],
+    app: Sequence[str],
+    signals: Signals,
+    options: BootOptions,
+    log: Log,
+) -> int:
+    argv = [binary.path, "replicate", "-config", config.source_path]
+    log(f"starting {' '.join(argv)}")
+    litestream = subprocess.Popen(
+        argv,
+        env=Invocation(binary).environment(),
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509
+    )
+    app_proc: subprocess.Popen[bytes] | None = None
+    app_code: int | None = None
+    try:
+        wait_until_open(litestream, databases, signals, options.ready_timeout, log)
+        try:
+            app_proc = subprocess.Popen(list(app), process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        except OSError as exc:
+            raise UsageError(
+                f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
+            ) from None
+        signals.target = app_proc.pid
+        log(f"Litestream has opened the databases; app started (pid {app_proc.pid}): {' '.join(app)}")
+        if signals.received is not None:  # came between the two lines above
+            _signal_group(app_proc.pid, signals.received)
+        pid, code = reap_first({litestream.pid: litestream, app_proc.pid: app_proc})
+        if pid == litestream.pid:
+            log(f"Litestream exited ({code}) while the app ran: stopping the app (pid {app_proc.pid})")
+            _signal_group(app_proc.pid, signal.SIGTERM)
+            if reap({app_proc.pid: app_proc}, APP_STOP_TIMEOUT) is None:
+                _signal_group(app_proc.pid, signal.SIGKILL)
+                reap_first({app_proc.pid: app_proc})
+            raise BootFailed(
+                f"Litestream exited with {code} while the app ran, so the app was stopped: its writes would not "
+                "have been backed up",
+                "Litestream's log above says why; fix it, then boot again",
+                EXIT_LITESTREAM_STOPPED,
+            )
+        app_code = code
+        signals.target = None
+        log(f"the app exited with {_exit_code(code)}; stopping Litestream after its final sync")
+        if binary.generation == "0.3":
+            wait_until_idle_0_3(config, databases)
+    finally:
+        stop_litestream(litestream, options.stop_timeout, log)
+    return _exit_code(app_code)
+
+
+def wait_until_open(
+    litestream: subprocess.Popen[bytes], databases: Sequence[str], signals: Signals, timeout: float, log: Log
+) -> None:
+    """Until Litestream holds every existing database open: replication has started before the app
+    writes, and a Litestream that cannot start stops the boot before the app runs."""
+    from litefix.system.procfs import find_open_descriptors
+
+    present = [db for db in databases if os.path.exists(db)]
+    paths = {p for db in present for p in (db, os.path.realpath(db))}
+    deadline = time.monotonic() + timeout
+    while True:
+        code = litestream.poll()
+        if code is not None:
+            raise BootFailed(
+                f"litestream replicate exited with {code} before it opened the databases; the app was not started",
+                "Litestream's log above says why (config, replica credentials); fix it, then boot again",
+                EXIT_LITESTREAM_STOPPED,
+            )
+        signals.stop_if_received("starting Litestream")
+        scan = find_open_descriptors(paths)
+        held = {d.target for h in scan.holders if h.pid == litestream.pid for d in h.descriptors}
+        if all(db in held or os.path.realpath(db) in held for db in present):
+            return
+        if time.monotonic() > deadline:
+            waiting = [db for db in present if db not in held and os.path.realpath(db) not in held]
+            raise BootFailed(
+                f"Litestream did not open {', '.join(waiting)} within {timeout:.0f}s; the app was not started",
+                "Litestream's log above says why; fix it, then boot again",
+                EXIT_LITESTREAM_STOPPED,
+            )
+        time.sleep(POLL)
+
+
+DRAIN_LIMIT = 5.0  # never hold a shutdown longer than this (docker stop gives 10 s in all)
+
+
+def wait_until_idle_0_3(config: LitestreamConfig, databases: Sequence[str]) -> None:
+    """Let Litestream 0.3 finish its own work before SIGTERM, so that its shutdown logs no error.
+
+    0.3.13's `DB.Close` runs one more `Sync` and a final replica sync (db.go v0.3.13), and two things
+    go wrong there when work is pending (measured: 5 of 25 stops right after the app's last write):
+    a checkpoint that is due re-acquires its read lock with the already-cancelled context (`error
+    closing db … release read lock: context canceled`, exit 1), and the final replica sync races
+    the replica's own goroutine for the same segment (`… .wal.lz4.tmp: no such file or directory`).
+    So wait until no checkpoint is due (the -wal holds at most Litestream's own frame, or the file
+    is younger than checkpoint-interval) and the -wal, the shadow WAL and a file replica have been
+    still for a monitor plus a sync interval — at most DRAIN_LIMIT seconds. Data is safe either
+    way: the final sync happens in both versions (measured)."""
+    from litefix.formats.wal import scan_wal
+
+    def settings(db: str) -> tuple[float, float, float, int, list[str]]:
+        entry = config.find_db(db)
+        if entry is None:
+            return 60.0, 1.0, 1.0, 1000, []
+        replica = entry.replica
+        watched = [entry.meta_dir] + ([replica.path] if replica and replica.type == "file" and replica.path else [])
+        return (
+            entry.checkpoint_interval or 60.0,
+            entry.monitor_interval or 1.0,
+            (replica.sync_interval if replica else None) or 1.0,
+            entry.min_checkpoint_page_count or 1000,
+            watched,
+        )
+
+    def checkpoint_due(db: str) -> bool:
+        interval, monitor, _, min_pages, _ = settings(db)
+        try:
+            frames = scan_wal(db + "-wal").valid_frames if os.path.exists(db + "-wal") else 0
+            age = time.time() - os.stat(db).st_mtime
+        except OSError:
+            return False
+        return frames > 1 and (frames >= min_pages or age > interval - monitor - 0.25)
+
+    def fingerprint(db: str) -> tuple[int, ...]:
+        stamps = []
+        for path in [db + "-wal", *settings(db)[4]]:
+            for root, _dirs, files in os.walk(path) if os.path.isdir(path) else [("", [], [path])]:
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        st = os.stat(os.path.join(root, name))
+                        stamps += [st.st_size, st.st_mtime_ns]
+        return tuple(stamps)
+
+    deadline = time.monotonic() + DRAIN_LIMIT
+    seen = {db: (fingerprint(db), time.monotonic()) for db in databases}
+    while time.monotonic() < deadline:
+        idle = True
+        for db in databases:
+            now, current = time.monotonic(), fingerprint(db)
+            if current != seen[db][0]:
+                seen[db] = (current, now)
+            _, monitor, sync, _, _ = settings(db)
+            if checkpoint_due(db) or now - seen[db][1] < monitor + sync:
+                idle = False
+        if idle:
+            return
+        time.sleep(POLL)
+
+
+def stop_litestream(litestream: subprocess.Popen[bytes], timeout: float, log: Log) -> None:
+    """SIGTERM (its final sync runs on that), then SIGKILL after `timeout`. Never SIGHUP: Go's default
+    action for it kills Litestream without the final sync (measured on 0.3.13 and 0.5.17)."""
+    if litestream.returncode is not None or litestream.poll() is not None:
+        return  # it already exited (and said why)
+    litestream.send_signal(signal.SIGTERM)
+    stopped = reap({litestream.pid: litestream}, timeout)
+    if stopped is None:
+        log(f"Litestream did not stop within {timeout:.0f}s of SIGTERM: killing it")
+        litestream.kill()
+        stopped = reap_first({litestream.pid: litestream})
+    if stopped[1]:
+        log(f"Litestream exited with {stopped[1]} while stopping (its log above says why)")
+
+
+# --- processes and signals --------------------------------------------------------------------------
+
+
+def reap(wanted: dict[int, subprocess.Popen[bytes]], timeout: float | None = None) -> tuple[int, int] | None:
+    """Wait until one of `wanted` exits and return (pid, exit code, negative for a signal); None after
+    `timeout`. Any other child is reaped on the way: as PID 1, litefix inherits the app's orphans."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        for proc in wanted.values():
+            if proc.returncode is not None:
+                return proc.pid, proc.returncode
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = 0, 0
+        if pid in wanted:
+            wanted[pid].returncode = os.waitstatus_to_exitcode(status)
+            continue
+        if pid:
+            continue  # an orphan, reaped
+        if deadline is not None and time.monotonic() > deadline:
+            return None
+        time.sleep(POLL)
+
+
+def reap_first(wanted: dict[int, subprocess.Popen[bytes]]) -> tuple[int, int]:
+    done = reap(wanted)
+    assert done is not None  # no timeout
+    return done
+
+
+class Signals:
+    """SIGTERM, SIGINT and SIGHUP go to the current child's process group (the prepare command or the
+    app); the first one is remembered, so that a boot interrupted before the app stops cleanly."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.target: int | None = None  # a process group id
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Signals:
+        for sig in FORWARDED:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+        if self.target is not None:
+            _signal_group(self.target, signum)
+
+    def stop_if_received(self, during: str) -> None:
+        if self.received is not None:
+            name = signal.Signals(self.received).name
+            raise BootFailed(f"{name} while {during}: stopped before the app started", "", EXIT_INTERRUPTED)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    """The child's whole process group (a shell-wrapped app's real server too, like `tini -g`); just the
+    child if it has left that group."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pgid, signum)
+    except PermissionError:
+        pass
+
+
+def _exit_code(code: int | None) -> int:
+    """A child's exit code as a shell reports it: 128+N for death by signal N."""
+    if code is None:
+        return EXIT_INTERRUPTED
+    return 128 - code if code < 0 else code
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when litefix dies, so that nothing is left orphaned.
+
+    (A preexec_fn is unsafe only while other threads run; boot starts children only after its
+    restore and check threads have finished.)"""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -1,0 +1,1 @@
+"""Repairs: the plan, the policy, strategies, typed steps, the executor, its journal and quarantine."""

@@ -1,0 +1,96 @@
+"""Initialise through Litestream: let the real binary create its tables and a fresh generation or
+snapshot from the current file, then stop it.
+
+For a file Litestream never initialised, or whose local state no longer matches
+(the meta dir is quarantined first), or after a replacement once the live file is
+known to be sound. The user's config is narrowed to this one database, so the
+private Litestream touches nothing else.
+"""
+
+from __future__ import annotations
+
+from litefix.config import narrowed_yaml, parse_replica_url
+from litefix.model import RepairPlan, Step
+from litefix.repair.strategies import Refusal, Situation, prelude
+
+
+def config_text(s: Situation) -> str:
+    binary = s.ctx.binary
+    assert binary is not None
+    shape = "replicas" if binary.generation == "0.3" else "replica"
+    db_config = s.ctx.recall("config_db")
+    if s.ctx.config is not None and db_config is not None and not s.ctx.options.replica:
+        return narrowed_yaml(s.ctx.config, db_config, shape=shape)
+    if s.ctx.options.replica:
+        replica = parse_replica_url(s.ctx.options.replica)
+        entry = f"url: {replica.url or replica.location}" if replica.type != "file" else f"path: {replica.path}"
+        block = f"    replicas:\n      - {entry}\n" if shape == "replicas" else f"    replica:\n      {entry}\n"
+        return f"dbs:\n  - path: {s.db}\n{block}"
+    raise Refusal("init runs Litestream with your config: pass --config (listing this database) or --replica URL")
+
+
+def plan(s: Situation) -> RepairPlan:
+    if s.ctx.header is None:
+        raise Refusal(
+            f"{s.db} is not a readable database; initialising it would back up damage: use --strategy restore"
+        )
+    if not s.live_file_sound():
+        raise Refusal(
+            f"{s.db} fails quick_check; initialising would make the damage the new backup: use --strategy restore"
+        )
+    binary = s.ctx.binary
+    if binary is None:
+        raise Refusal("init needs the litestream binary: install it or pass --litestream PATH")
+    replica = s.replica
+    if replica is None:
+        raise Refusal("init needs a replica: pass --config (listing this database) or --replica URL")
+    text = config_text(s)
+    steps = prelude(s)
+    backups = [p for p in (s.ctx.real_db, s.ctx.wal_path) if p]
+    steps.append(
+        Step(
+            "copy-into-quarantine",
+            "a byte copy of the database and -wal as they are now, for undo",
+            {"paths": backups, "label": "init"},
+        )
+    )
+    if s.ctx.wal_state.exists:
+        steps.append(
+            Step(
+                "checkpoint",
+                "fold the -wal into the file, so Litestream sees a new WAL and takes a full snapshot instead of "
+                "continuing from a WAL it last saw on the old file",
+                {"path": s.db},
+            )
+        )
+    meta = s.meta_dir
+    if meta in s.local_paths():
+        steps.append(
+            Step(
+                "quarantine",
+                "the meta dir no longer describes this file; Litestream starts afresh without it",
+                {"paths": [meta]},
+            )
+        )
+    common = {
+        "db": s.db,
+        "replica": replica.to_json(),
+        "litestream": binary.path,
+        "config": s.ctx.config.source_path if s.ctx.config else None,
+        "source": s.source(),
+    }
+    steps += [
+        Step(
+            "run-litestream-init",
+            "run the real Litestream on this database alone until its snapshot is on the replica, then stop it",
+            {**common, "config_text": text, "format": binary.generation, "timeout": 120},
+        ),
+        Step("verify-database", "quick_check, and Litestream's tables exist", {"path": s.db, "require_tables": True}),
+        Step("verify-replica", "the replica's newest state equals the database, page for page", common),
+    ]
+    return RepairPlan(
+        s.db,
+        "init",
+        f"a new {'generation' if binary.generation == '0.3' else 'snapshot'} on {replica.location}",
+        tuple(steps),
+    )

@@ -1,0 +1,1 @@
+"""What is on a replica: its listing, positions, gaps, restore points and pages."""

@@ -1,0 +1,444 @@
+"""What is on a replica, where the local database stands against it, and whether it restores.
+
+File replicas are read natively (directory listings, LTX headers, 0.3 segment names):
+no binary, no download. Other replica types are listed through the real `litestream`
+binary (`generations`/`snapshots`/`wal` on 0.3, `ltx -json` on 0.5) and restored with
+`restore -o` when page data is needed. Positions are compared the way Litestream
+itself would continue: 0.3 by generation/index/offset, 0.5 by TXID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from litefix.config import DatabaseConfig, LitestreamConfig, ReplicaConfig, parse_replica_url
+from litefix.formats.generations import (
+    Generation,
+    GenerationsError,
+    Pos,
+    Snapshot,
+    WalSegment,
+    find_gaps,
+    list_shadow_wals,
+    read_generation,
+    replicated_end,
+    scan_replica_generations,
+)
+from litefix.formats.ltx import LtxFileInfo, scan_ltx_dir
+from litefix.model import JSON
+from litefix.replicas.pages import PageError, plan_ltx_restore
+from litefix.system.litestream import Binary, Invocation
+from litefix.system.schema import SchemaError, check_integrity
+
+# Listing a replica is a few requests; Litestream 0.5 retries an endpoint that does not answer
+# for ever (measured), so a listing that takes longer than this is an unreachable replica.
+LIST_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class ReplicaTarget:
+    """One place the database is replicated to, and how litefix learnt of it."""
+
+    location: str  # canonical: file:///abs/dir, s3://bucket/prefix, …
+    type: str
+    local_path: str | None  # the directory of a file replica
+    config: ReplicaConfig | None
+    via: str  # "<config>:<line>" or "--replica"
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"location": self.location, "type": self.type, "via": self.via, "local_path": self.local_path}
+
+    @classmethod
+    def from_json(cls, data: dict[str, JSON]) -> ReplicaTarget:
+        local = data.get("local_path")
+        return cls(str(data["location"]), str(data["type"]), str(local) if local else None, None, str(data["via"]))
+
+
+def replica_targets(
+    db: str, explicit: str | None, config: LitestreamConfig | None, db_config: DatabaseConfig | None
+) -> list[ReplicaTarget]:
+    """`--replica URL` if given, else every replica the config lists for this database."""
+    if explicit:
+        replica = parse_replica_url(explicit)
+        return [_target(replica, "--replica")]
+    if config is None or db_config is None:
+        return []
+    return [_target(r, f"{config.source_path}:{r.line}") for r in db_config.replicas]
+
+
+def _target(replica: ReplicaConfig, via: str) -> ReplicaTarget:
+    local = replica.path if replica.type == "file" else None
+    return ReplicaTarget(replica.location, replica.type, local, replica, via)
+
+
+# --- what the replica holds -----------------------------------------------------------------
+
+
+@dataclass
+class ReplicaView:
+    target: ReplicaTarget
+    format: str = "missing"  # "0.3", "0.5", "0.3+0.5", "empty", "missing", "unreadable"
+    error: str | None = None  # the replica could not be read (binary or storage failed)
+    read_by: str = "native"  # "native" or "litestream <version>"
+    ltx: list[LtxFileInfo] = field(default_factory=list)
+    generations: list[Generation] = field(default_factory=list)
+
+    @property
+    def max_txid(self) -> int | None:
+        return max((f.max_txid or 0 for f in self.ltx), default=None)
+
+    @property
+    def newest_time(self) -> float | None:
+        """When the newest replica object was written (seconds since the epoch)."""
+        times = [f.header.timestamp / 1000 if f.header else f.mtime for f in self.ltx]
+        times += [g.updated_at for g in self.generations if g.updated_at is not None]
+        return max(times, default=None)
+
+    def latest_generation(self) -> Generation | None:
+        """The generation a plain 0.3 `restore` picks: the one updated last."""
+        with_files = [g for g in self.generations if g.updated_at is not None]
+        return max(with_files, key=lambda g: g.updated_at or 0, default=None)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"location": self.target.location, "format": self.format, "read_by": self.read_by}
+        if self.error:
+            out["error"] = self.error
+        if self.ltx:
+            out["ltx_files"] = len(self.ltx)
+            out["max_txid"] = f"{self.max_txid or 0:016x}"
+            out["levels"] = sorted({f.level for f in self.ltx})
+        if self.generations:
+            out["generations"] = [
+                {
+                    "name": g.name,
+                    "snapshots": len(g.snapshots),
+                    "wal_segments": len(g.wal_segments),
+                    "updated": _iso(g.updated_at),
+                }
+                for g in self.generations
+            ]
+        if self.newest_time is not None:
+            out["newest"] = _iso(self.newest_time)
+        return out
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+
+
+def read_replica(target: ReplicaTarget, binary: Binary | None, config_path: str | None, db: str) -> ReplicaView:
+    view = ReplicaView(target)
+    if target.local_path is not None:
+        root = target.local_path
+        if not os.path.exists(root):
+            return view
+        if not os.path.isdir(root):
+            view.error = f"{root} is not a directory"
+            view.format = "unreadable"
+            return view
+        try:
+            view.ltx = scan_ltx_dir(root) if os.path.isdir(os.path.join(root, "ltx")) else []
+            view.generations = scan_replica_generations(root)
+        except OSError as exc:
+            view.error = f"cannot read {root}: {exc.strerror or exc}"
+            view.format = "unreadable"
+            return view
+        view.format = _format(view)
+        return view
+    if binary is None:
+        view.error = f"reading a {target.type} replica needs the litestream binary, and none was found"
+        view.format = "unreadable"
+        return view
+    view.read_by = f"litestream {binary.version}"
+    run = Invocation(binary)
+    args = ["-config", config_path, db] if config_path and target.via != "--replica" else [target.location]
+    if binary.generation == "0.5":
+        result = run.run(["ltx", "-json", "-level", "all", *args], timeout=LIST_TIMEOUT)
+        if result.code:
+            view.error = result.text or f"litestream ltx exited {result.code}"
+            view.format = "unreadable"
+            return view
+        view.ltx = _ltx_from_json(target, result.out)
+    else:
+        try:
+            with _listable_03(args, db) as listing_args:
+                view.generations = _generations_from_cli(run, target, listing_args)
+        except ReplicaUnreachable as exc:
+            view.error = str(exc)
+            view.format = "unreadable"
+            return view
+    view.format = _format(view)
+    return view
+
+
+@contextmanager
+def _listable_03(args: list[str], db: str) -> Iterator[list[str]]:
+    """0.3's `snapshots`/`wal -config C DB` stat the database first and fail when it is missing — just when
+    a fresh container needs its replica. Then list through a copy of the config whose database path is an
+    empty placeholder (the replica settings, hence the listing, are unchanged)."""
+    if args[:1] != ["-config"] or os.path.exists(db):
+        yield args
+        return
+    workdir = tempfile.mkdtemp(prefix="litefix-list-")
+    try:
+        placeholder = os.path.join(workdir, os.path.basename(db))
+        open(placeholder, "wb").close()
+        with open(args[1]) as fh:
+            text = fh.read()
+        config = os.path.join(workdir, "litestream.yml")
+        with open(config, "w") as fh:
+            fh.write(text.replace(db, placeholder))
+        os.chmod(config, 0o600)
+        yield ["-config", config, placeholder]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class ReplicaUnreachable(Exception):
+    """The binary could not list the replica; the message is its own error output."""
+
+
+def _format(view: ReplicaView) -> str:
+    parts = [f for f, present in (("0.3", view.generations), ("0.5", view.ltx)) if present]
+    return "+".join(parts) or "empty"
+
+
+def _ltx_from_json(target: ReplicaTarget, text: str) -> list[LtxFileInfo]:
+    entries = json.loads(text or "[]") or []
+    out = []
+    for e in entries:
+        level, lo, hi = int(e["level"]), int(str(e["min_txid"]), 16), int(str(e["max_txid"]), 16)
+        when = _parse_time(str(e.get("timestamp") or e.get("created") or ""))
+        path = Path(f"{target.location}/ltx/{level}/{lo:016x}-{hi:016x}.ltx")
+        out.append(LtxFileInfo(path, level, lo, hi, int(e.get("size", 0)), when or 0.0, None, None))
+    return out
+
+
+def _parse_time(text: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+_TABLE_SPLIT = re.compile(r"\s{2,}|\t")
+
+
+def _table(text: str) -> list[dict[str, str]]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    head = _TABLE_SPLIT.split(lines[0].strip())
+    return [dict(zip(head, _TABLE_SPLIT.split(line.strip()), strict=False)) for line in lines[1:]]
+
+
+def _generations_from_cli(run: Invocation, target: ReplicaTarget, args: list[str]) -> list[Generation]:
+    snaps = run.run(["snapshots", *args], timeout=LIST_TIMEOUT)
+    wals = run.run(["wal", *args], timeout=LIST_TIMEOUT)
+    for result in (snaps, wals):
+        if result.code:
+            raise ReplicaUnreachable(result.text or f"litestream exited {result.code}")
+    by_gen: dict[str, tuple[list[Snapshot], list[WalSegment]]] = {}
+    for row in _table(snaps.out):
+        gen = row.get("generation", "")
+        when = _parse_time(row.get("created", "")) or 0.0
+        snap = Snapshot(gen, int(row.get("index", "0")), Path(target.location), int(row.get("size", "0")), when)
+        by_gen.setdefault(gen, ([], []))[0].append(snap)
+    for row in _table(wals.out):
+        gen = row.get("generation", "")
+        when = _parse_time(row.get("created", "")) or 0.0
+        seg = WalSegment(
+            gen,
+            int(row.get("index", "0")),
+            int(row.get("offset", "0")),
+            Path(target.location),
+            int(row.get("size", "0")),
+            when,
+        )
+        by_gen.setdefault(gen, ([], []))[1].append(seg)
+    return [
+        Generation(
+            name,
+            Path(target.location),
+            tuple(sorted(s, key=lambda x: x.index)),
+            tuple(sorted(w, key=lambda x: (x.index, x.offset))),
+        )
+        for name, (s, w) in sorted(by_gen.items())
+    ]
+
+
+# --- where the local database stands --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalPosition:
+    """What the meta dir says Litestream last processed for this database."""
+
+    format: str | None  # "0.3", "0.5" or None (no local state)
+    generation: str | None = None
+    index: int | None = None
+    offset: int | None = None
+    txid: int | None = None
+    time: float | None = None
+
+    @property
+    def pos(self) -> Pos | None:
+        if self.generation is None or self.index is None or self.offset is None:
+            return None
+        return Pos(self.generation, self.index, self.offset)
+
+    def describe(self) -> str:
+        if self.format == "0.5" and self.txid is not None:
+            return f"TXID {self.txid:016x}"
+        if self.pos is not None:
+            return str(self.pos)
+        return "unknown (no local Litestream state)"
+
+
+def local_position(meta_dir: str) -> LocalPosition:
+    if os.path.isdir(os.path.join(meta_dir, "ltx")):
+        files = [f for f in scan_ltx_dir(meta_dir) if f.level == 0 and f.max_txid is not None]
+        if files:
+            last = max(files, key=lambda f: f.max_txid or 0)
+            when = last.header.timestamp / 1000 if last.header else last.mtime
+            return LocalPosition("0.5", txid=last.max_txid, time=when)
+    try:
+        generation = read_generation(meta_dir)
+    except GenerationsError:
+        generation = None
+    if generation:
+        shadows = list_shadow_wals(meta_dir, generation)
+        if shadows:
+            last_shadow = shadows[-1]
+            return LocalPosition("0.3", generation, last_shadow.index, last_shadow.size, time=last_shadow.mtime)
+        return LocalPosition("0.3", generation)
+    return LocalPosition(None)
+
+
+def replica_position_03(generation: Generation, native: bool) -> Pos | None:
+    """Where the replica's WAL ends. Listed through the binary, segments are not readable here:
+    the start of the last segment is the best known position (compare indexes, not offsets)."""
+    if native:
+        try:
+            return replicated_end(generation)
+        except (GenerationsError, OSError):
+            pass
+    last = generation.wal_segments[-1] if generation.wal_segments else None
+    return last.pos if last else None
+
+
+def gaps_03(generation: Generation, native: bool) -> list[str]:
+    return [gap.detail or gap.kind for gap in find_gaps(generation, check_offsets=native)]
+
+
+def gap_05(view: ReplicaView) -> str | None:
+    try:
+        plan_ltx_restore(view.ltx)
+    except PageError as exc:
+        return str(exc)
+    return None
+
+
+# --- restoring, to look at page data or test a point in time --------------------------------
+
+
+@dataclass(frozen=True)
+class RestorePoint:
+    """A replica position a restore can be asked for, newest first when listed."""
+
+    label: str  # "generation 4161720b3d217178", "TXID 0000000000000007"
+    args: tuple[str, ...]  # extra `litestream restore` flags selecting it
+    time: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"position": self.label, "restore_args": list(self.args), "time": _iso(self.time)}
+
+
+def restore_points(view: ReplicaView) -> list[RestorePoint]:
+    """Every distinct position worth testing, newest first."""
+    if view.ltx:
+        ends = sorted({f.max_txid or 0 for f in view.ltx if f.max_txid}, reverse=True)
+        times: dict[int | None, float] = {}
+        for f in view.ltx:
+            t = f.header.timestamp / 1000 if f.header else f.mtime
+            times[f.max_txid] = max(times.get(f.max_txid, 0), t)
+        return [RestorePoint(f"TXID {t:016x}", ("-txid", f"{t:016x}"), times.get(t)) for t in ends]
+    gens = sorted((g for g in view.generations if g.snapshots), key=lambda g: g.updated_at or 0, reverse=True)
+    return [RestorePoint(f"generation {g.name}", ("-generation", g.name), g.updated_at) for g in gens]
+
+
+@dataclass
+class RestoreCheck:
+    point: RestorePoint | None
+    ok: bool
+    detail: str  # "ok", the integrity messages, or litestream's error
+    path: str | None = None
+
+
+@contextmanager
+def restored(binary: Binary, source: list[str], extra: tuple[str, ...] = ()) -> Iterator[tuple[str | None, str]]:
+    """Restore into a private temporary directory; yield (path or None, litestream's output). Always cleaned."""
+    workdir = tempfile.mkdtemp(prefix="litefix-restore-")
+    out = os.path.join(workdir, "restored.db")
+    try:
+        result = Invocation(binary).run(["restore", *extra, "-o", out, *source], timeout=1800)
+        yield (out if result.code == 0 and os.path.exists(out) else None), result.text
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check_restore(binary: Binary, source: list[str], point: RestorePoint | None, mode: str = "quick") -> RestoreCheck:
+    with restored(binary, source, point.args if point else ()) as (path, text):
+        if path is None:
+            return RestoreCheck(point, False, f"restore failed: {text}")
+        try:
+            messages = check_integrity(path, mode)
+        except SchemaError as exc:
+            messages = [str(exc)]
+        return RestoreCheck(point, messages == ["ok"], "ok" if messages == ["ok"] else "; ".join(messages[:3]))
+
+
+def newest_clean_point(
+    binary: Binary, source: list[str], points: list[RestorePoint], mode: str = "quick"
+) -> tuple[RestorePoint | None, list[RestoreCheck]]:
+    """Binary-search the newest position that restores to a sound database.
+
+    Damage from a replacement under a running Litestream starts at one position and
+    stays until a later full snapshot; so below the newest point the positions are
+    "clean then corrupt", and a binary search over them needs log2(n) restores.
+    The newest point is tested first: after a restart's snapshot it may be clean again.
+    """
+    checks: list[RestoreCheck] = []
+    if not points:
+        return None, checks
+    first = check_restore(binary, source, points[0], mode)
+    checks.append(first)
+    if first.ok:
+        return points[0], checks
+    lo, hi = 1, len(points) - 1  # points are newest first; find the smallest index that is clean
+    found: RestorePoint | None = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        check = check_restore(binary, source, points[mid], mode)
+        checks.append(check)
+        if check.ok:
+            found, hi = points[mid], mid - 1
+        else:
+            lo = mid + 1
+    return found, checks
+
+
+def now() -> float:
+    return time.time()

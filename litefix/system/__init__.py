@@ -1,0 +1,1 @@
+"""The machine: /proc, read-only SQLite, the schema, the litestream binary."""
