@@ -88,7 +88,8 @@ def diagnose(
     from litefix.diagnose.context import Options
     from litefix.diagnose.runner import diagnose as run
     from litefix.model import Severity
-    from litefix.render import diagnosis_text, to_json
+    from litefix.render import to_json
+    from litefix.render.diagnosis import diagnosis_text
 
     mode = integrity.value if integrity else None
     options = Options.from_cli(
@@ -123,7 +124,8 @@ def explain(
     """
     from litefix.explain import explain as run
     from litefix.explain import read_log
-    from litefix.render import explanation_text, to_json
+    from litefix.render import to_json
+    from litefix.render.explain import explanation_text
 
     if source == "-" and sys.stdin.isatty():
         typer.echo("Paste Litestream log lines, then press Ctrl-D.", err=True)
@@ -168,7 +170,8 @@ def repair(
     Example: litefix repair /data/production_cable.sqlite3 --strategy auto --stop-litestream --yes
     """
     from litefix.diagnose.context import Context, Options
-    from litefix.render import plan_text, repair_text, to_json
+    from litefix.render import to_json
+    from litefix.render.repair import plan_text, repair_text
     from litefix.repair.strategies import RepairOptions
     from litefix.repair.workflow import execute_plan, finish_interrupted, plan_repair
 
@@ -202,7 +205,8 @@ def check(
 ) -> None:
     """Pre-deploy gate: all databases of the config at once, and the deployment. Example: litefix check --fix"""
     from litefix.gate.check import gate_options, run_check
-    from litefix.render import checklist_text, to_json
+    from litefix.render import to_json
+    from litefix.render.check import checklist_text
 
     report = run_check(gate_options(config, litestream), fail_on=fail_on.value, fix=fix, log=_progress)
     typer.echo(to_json(report.to_json()) if json_out else checklist_text(report))
@@ -243,7 +247,8 @@ def quarantine_list(
     where: Annotated[str, typer.Argument(help="The database (or its directory).")] = ".", json_out: JsonFlag = False
 ) -> None:
     """List the quarantines beside a database, newest last. Example: litefix quarantine list /data/app.db"""
-    from litefix.render import quarantine_table, to_json
+    from litefix.render import to_json
+    from litefix.render.repair import quarantine_table
     from litefix.repair.quarantine import list_quarantines
 
     items = [q.to_json() for q in list_quarantines(where)]

@@ -35,7 +35,8 @@ from litefix.diagnose.context import Context, Options
 from litefix.diagnose.runner import diagnose_in
 from litefix.errors import LitefixError
 from litefix.formats.wal import scan_wal
-from litefix.render import diagnosis_text, plan_text, repair_text
+from litefix.render.diagnosis import diagnosis_text
+from litefix.render.repair import plan_text, repair_text
 from litefix.repair.strategies import RepairOptions
 from litefix.repair.workflow import execute_plan, plan_repair
 from litefix.replicas.pages import LocalPages, compare

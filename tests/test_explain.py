@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from litefix.explain import BY_ID, SIGNATURES, Explanation, explain, parse
-from litefix.render import explanation_text
+from litefix.render.explain import explanation_text
 from tests.helpers import ROOT, Result, litefix
 
 LOGS = ROOT / "tests" / "logs"

@@ -120,7 +120,7 @@ def boot(options: BootOptions, app: Sequence[str], output: Log = lambda _m: None
             run_prepare(options.prepare, signals, log)
         report = run_check(gate, fail_on=Severity.ERROR, booting=True, log=log)
         signals.stop_if_received("checking")
-        from litefix.render import check_verdict, checklist_text
+        from litefix.render.check import check_verdict, checklist_text
 
         if not report.passed or not report.inspected:
             output(checklist_text(report))
