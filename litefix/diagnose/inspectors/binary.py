@@ -16,7 +16,7 @@ def inspect(ctx: Context) -> Report:
     report = Report()
     binary = ctx.binary
     if binary is None:
-        listed = ctx.recall("config_db") is not None
+        listed = ctx.config_db is not None
         report.findings.append(
             CODES["litestream-missing"].finding(
                 "no litestream binary found (--litestream, LITEFIX_LITESTREAM, PATH)",

@@ -28,7 +28,7 @@ def inspect(ctx: Context) -> Report:
     )
     if config.how_found == "cwd":
         report.facts["note"] = "./litestream.yml is read by litefix only; Litestream needs -config to read it"
-    db = config.find_db(ctx.db)
+    db = ctx.config_db
     if db is None:
         report.findings.append(
             CODES["config-db-missing"].finding(
@@ -37,7 +37,6 @@ def inspect(ctx: Context) -> Report:
             )
         )
         return report
-    ctx.remember("config_db", db)
     report.facts["database"] = db.to_json()
     binary = ctx.binary
     if binary is None or binary.version is None:

@@ -18,7 +18,7 @@ def inspect(ctx: Context) -> Report:
     if not mode:
         raise Skip("not requested (use --integrity quick|full)")
     ctx.require_header()
-    if ctx.recall("schema_error"):
+    if ctx.schema_view.error:
         raise Skip("SQLite cannot even read the schema (reported as integrity-failed)")
     report = Report()
     try:

@@ -71,7 +71,6 @@ def inspect(ctx: Context) -> Report:
         stale_any = any(s != "current" for group in states.values() for s in group)
         shares_wal = stale_db and any(s == "current" for r in ("wal", "shm") for s in states.get(r, []))
         if holder.is_litestream:
-            ctx.remember("litestream_running", True)
             if not stale_any:
                 sound_litestreams.append(holder)
                 continue
@@ -99,7 +98,7 @@ def inspect(ctx: Context) -> Report:
                 )
             )
     litestreams = [h for h in scan.holders if h.is_litestream]
-    db_config = ctx.recall("config_db")
+    db_config = ctx.config_db
     others = litestream_processes()
     report.facts["litestream_processes"] = [h.pid for h in others]
     if db_config is not None and not litestreams:

@@ -10,7 +10,7 @@ from litefix.diagnose.inspectors import Report
 
 
 def inspect(ctx: Context) -> Report:
-    if not ctx.options.replica and ctx.recall("config_db") is None:
+    if not ctx.options.replica and ctx.config_db is None:
         raise Skip("no replica to inspect: pass --replica URL, or --config with a config that lists this database")
     from litefix.diagnose.inspectors.replica_checks import inspect_replicas
 

@@ -15,6 +15,12 @@ from litefix.model import Severity
 
 
 def inspect(ctx: Context) -> Report:
+    return ctx.wal_report
+
+
+def check_wal(ctx: Context) -> Report:
+    """The checks themselves; the context runs them once (`ctx.wal_report`), for this inspector and for the
+    schema readers that must let SQLite judge a suspect WAL."""
     report = Report()
     state = ctx.wal_state
     report.facts["path"] = ctx.wal_path
@@ -39,8 +45,6 @@ def inspect(ctx: Context) -> Report:
         return report
     _check_chain(ctx, scan, report)
     _check_belongs(ctx, scan, report)
-    if report.findings:
-        ctx.remember("wal_suspect", True)  # readers of the schema should let SQLite judge this WAL
     return report
 
 
