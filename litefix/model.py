@@ -79,11 +79,14 @@ class InspectorRun:
     status: RunStatus
     facts: Mapping[str, JSON] = field(default_factory=dict)
     reason: str = ""
+    summary: str = ""  # a few words for a checklist line when nothing is wrong, said by the inspector itself
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {"name": self.name, "status": self.status.value}
         if self.reason:
             out["reason"] = self.reason
+        if self.summary:
+            out["summary"] = self.summary
         if self.facts:
             out["facts"] = dict(self.facts)
         return out
