@@ -1,0 +1,300 @@
+"""One log entry out of one pasted line, whatever format and prefix it came in; and the stream of them.
+
+Litestream has logged in three shapes: plain `log.Printf` text before 0.3.13 (`/data/db: sync
+error: …`, `/data/db(s3): monitor error: …`), slog text from 0.3.13 on (`time=… level=ERROR
+msg="sync error" db=… error="…"`), and 0.5's slog with more attributes (`system=`,
+`consecutive_errors=`, `backoff=`). Log shippers put their own prefix in front (`litestream-1 | `,
+Fly's `app[…] ams [info]`, journald's `host litestream[42]: `, an RFC 3339 timestamp). Wrapped
+errors span lines: a logfmt pair on a line of its own, or an AWS SDK v1 `status code: 403,
+request id: …` continuation. All of that is folded here into `LogRecord`s.
+
+Reading is a stream with bounded memory: a line is cut at MAX_LINE and the rest of it skipped,
+and a "line" that runs past MAX_LINE_RUN bytes without a newline (`/dev/zero`, a disk image) ends
+the input with one sentence instead of eating memory or hanging.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from litefix.errors import CannotInspect
+
+# Longest line parsed; anything after it is skipped (a Litestream line is well under 4 KiB).
+MAX_LINE = 64 * 1024
+# Bytes without a newline after which the input is not a text log at all.
+MAX_LINE_RUN = 64 * 1024 * 1024
+
+# Where the logfmt part of a line starts: `time=`, `level=` or `msg=` at the start of the line
+# or after whatever a log shipper put in front.
+_LOGFMT_START = re.compile(r"(?<![^\s|\]:>])(?:time|level|msg)=")
+_PAIR = re.compile(r'\s*([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"?|\S*)')
+_PAIRS = re.compile(r'(?:^|(?<=\s))([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"?|\S*)')
+_WORD = re.compile(r"\s*\S+")
+_BLANK_TO_END = re.compile(r"\s*$")
+_STARTS_WITH_PAIR = re.compile(r"[A-Za-z_][\w.\-]*=")
+_ESCAPE = re.compile(r'\\(["\\/abfnrtv]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})')
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r"}
+_SIMPLE_ESCAPES |= {"t": "\t", "v": "\v"}
+TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"  # ISO 8601 / RFC 3339
+    r"|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?"  # Go's log package
+    r"|\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}\b"  # syslog / journald
+)
+_ERROR_PREFIX = re.compile(r"^(?:.*?\s)?Error: ")
+# What a shipper or Go's log package puts before a plain (pre-0.3.13) line: timestamps, a
+# `name | ` column, journald's `host unit[pid]: `, Fly's `app[id] region [info]`.
+_PLAIN_PREFIX = re.compile(
+    r"^(?:(?:" + TIMESTAMP.pattern + r")\s*|[\w.\-]+\s+\|\s*|\S+\s+[\w.\-/]+\[\d+\]:\s*"
+    r"|app\[\w+\]\s+\w+\s+\[\w+\]\s*|\[\w+\]\s*|[\w.\-]+-[0-9a-f]{6,}\s+)+"
+)
+# An AWS SDK v1 error prints its request ids on a second line (`AccessDenied: Access Denied\n\t
+# status code: 403, request id: …`); pasted, that is a line of its own.
+_SDK_CONTINUATION = re.compile(r"(?:^|[|:\]]\s)\s*status code: \d{3}, request id: ")
+_LEVELS = {"WARNING": "WARN", "ERR": "ERROR", "FATAL": "ERROR", "EROR": "ERROR", "DBUG": "DEBUG"}
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One log entry: a logfmt line (plus any wrapped continuation) or one plain-text line."""
+
+    line: int  # 1-based number of its first input line
+    raw: str
+    time: str | None = None
+    level: str | None = None
+    msg: str = ""
+    db: str | None = None
+    error: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    logfmt: bool = False
+
+    @property
+    def text(self) -> str:
+        """What signatures match against: the message, then the error and reason it carries.
+
+        Paths and counters stay out (a database called `malformed.db` must not match), except
+        in plain-text lines, where there is nothing else to go on.
+        """
+        if not self.logfmt:
+            return self.msg
+        parts = [self.msg, self.error or "", self.fields.get("reason", "")]
+        return " ".join(p for p in parts if p)
+
+
+def _unquote(value: str) -> str:
+    if not value.startswith('"'):
+        return value
+    body = value[1:-1] if len(value) > 1 and value.endswith('"') else value[1:]
+    if "\\" not in body:
+        return body
+
+    def decode(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[code]
+        try:
+            return chr(int(code[1:], 16))
+        except (ValueError, OverflowError):
+            return m.group(0)
+
+    return _ESCAPE.sub(decode, body)
+
+
+def parse_pairs(text: str) -> tuple[dict[str, str], bool]:
+    """logfmt `key=value` pairs (values may be quoted, with Go escapes); the first of a key wins.
+
+    0.5 prints `msg=litestream version=0.5.17 level=info`: the second `level` is the configured
+    one, not the line's. The flag says whether every word was a pair (a wrapped continuation).
+    """
+    pairs: dict[str, str] = {}
+    only_pairs = True
+    pos = 0
+    while pos < len(text) and not _BLANK_TO_END.match(text, pos):
+        m = _PAIR.match(text, pos)
+        if m and m.end() > pos:
+            pairs.setdefault(m.group(1), _unquote(m.group(2)))
+            pos = m.end()
+            continue
+        only_pairs = False
+        w = _WORD.match(text, pos)
+        pos = w.end() if w else len(text)
+    return pairs, only_pairs
+
+
+def _fast_pairs(text: str) -> dict[str, str]:
+    """The same pairs as `parse_pairs`, found in one C-level scan: the hot path of a big log."""
+    pairs: dict[str, str] = {}
+    for key, value in _PAIRS.findall(text):
+        if key not in pairs:
+            pairs[key] = _unquote(value)
+    return pairs
+
+
+def _level(value: str | None) -> str | None:
+    if not value:
+        return None
+    upper = value.upper()
+    return _LEVELS.get(upper, upper)
+
+
+def _first_timestamp(text: str) -> str | None:
+    m = TIMESTAMP.search(text)
+    return m.group(0) if m else None
+
+
+def parse_line(number: int, raw: str) -> LogRecord | None:
+    """One record from one line, or None for a blank line. Never raises."""
+    text = raw.replace("\x00", "").strip() if "\x00" in raw else raw.strip()
+    if not text:
+        return None
+    text = text[:MAX_LINE]
+    start = _LOGFMT_START.search(text)
+    if start:
+        pairs = _fast_pairs(text[start.start() :])
+        if "msg" in pairs or "level" in pairs:
+            msg = pairs.get("msg", "")
+            db = pairs.get("db") or (pairs.get("path") if msg == "initialized db" else None)
+            return LogRecord(
+                line=number,
+                raw=text,
+                time=pairs.get("time") or _first_timestamp(text[: start.start()]),
+                level=_level(pairs.get("level")),
+                msg=msg,
+                db=db or None,
+                error=pairs.get("error"),
+                fields=pairs,
+                logfmt=True,
+            )
+    error = _ERROR_PREFIX.match(text)
+    if error:
+        return LogRecord(line=number, raw=text, time=_first_timestamp(text), level="ERROR", msg=text[error.end() :])
+    prefix = _PLAIN_PREFIX.match(text)
+    body = text[prefix.end() :] if prefix else text
+    return LogRecord(line=number, raw=text, time=_first_timestamp(text[: prefix.end()] if prefix else ""), msg=body)
+
+
+def _continues(previous: LogRecord, raw: str) -> dict[str, str] | None:
+    """The pairs of a wrapped continuation of `previous`, e.g. the second line of the incident's
+    `level=ERROR msg="sync error" db=…` / `error="checkpoint: …"`, or None."""
+    text = raw.strip()
+    if not previous.logfmt or _LOGFMT_START.search(text) or not _STARTS_WITH_PAIR.match(text):
+        return None
+    pairs, only_pairs = parse_pairs(text[:MAX_LINE])
+    if not only_pairs or any(key in previous.fields for key in pairs):
+        return None
+    return pairs
+
+
+def _joined(previous: LogRecord, raw: str, extra: Mapping[str, str]) -> LogRecord:
+    fields = {**previous.fields, **extra}
+    return LogRecord(
+        line=previous.line,
+        raw=f"{previous.raw} {raw.strip()}",
+        time=previous.time or fields.get("time"),
+        level=previous.level,
+        msg=previous.msg,
+        db=previous.db or fields.get("db"),
+        error=previous.error or fields.get("error"),
+        fields=fields,
+        logfmt=previous.logfmt,
+    )
+
+
+def _sdk_continued(previous: LogRecord, raw: str) -> LogRecord:
+    """`previous` with an AWS SDK `status code: …` line appended to its error (or plain message)."""
+    tail = raw.strip()[-MAX_LINE:]
+    m = _SDK_CONTINUATION.search(tail)
+    tail = tail[m.start() :].lstrip("|:] \t") if m else tail
+    if previous.logfmt:
+        error = f"{previous.error}\n\t{tail}" if previous.error else tail
+        return LogRecord(
+            line=previous.line,
+            raw=f"{previous.raw} {tail}",
+            time=previous.time,
+            level=previous.level,
+            msg=previous.msg,
+            db=previous.db,
+            error=error,
+            fields={**previous.fields, "error": error},
+            logfmt=True,
+        )
+    return LogRecord(
+        line=previous.line,
+        raw=f"{previous.raw} {tail}",
+        time=previous.time,
+        level=previous.level,
+        msg=f"{previous.msg}\n\t{tail}",
+    )
+
+
+class Counter:
+    """How many non-blank lines a stream had: `records` counts them while it yields."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+
+def records(lines: Iterable[str], counter: Counter | None = None) -> Iterator[LogRecord]:
+    """Every record in a stream of lines, joining wrapped continuations to the record before them.
+
+    Holds one record back (the one a continuation could still extend), nothing more.
+    """
+    count = counter or Counter()
+    pending: LogRecord | None = None
+    for number, raw in enumerate(lines, start=1):
+        if not raw or raw.isspace():
+            continue
+        count.lines += 1
+        if pending is not None:
+            if "status code: " in raw and _SDK_CONTINUATION.search(raw) and not _LOGFMT_START.search(raw):
+                pending = _sdk_continued(pending, raw)
+                continue
+            if pending.logfmt and "=" in raw:
+                extra = _continues(pending, raw)
+                if extra is not None:
+                    pending = _joined(pending, raw, extra)
+                    continue
+        record = parse_line(number, raw)
+        if record is None:
+            continue
+        if pending is not None:
+            yield pending
+        pending = record
+    if pending is not None:
+        yield pending
+
+
+def parse(text: str) -> tuple[int, list[LogRecord]]:
+    """Every record in `text`, and how many non-blank lines it had."""
+    counter = Counter()
+    found = list(records(text.splitlines(), counter))
+    return counter.lines, found
+
+
+def read_lines(handle: BinaryIO, name: str) -> Iterator[str]:
+    """The lines of a binary stream, decoded (bad UTF-8 becomes U+FFFD), each cut at MAX_LINE.
+
+    Raises CannotInspect (exit 3) when a line runs past MAX_LINE_RUN bytes: that input is not a
+    log, and reading on would only burn time (or, on `/dev/zero`, never end).
+    """
+    readline = handle.readline
+    while True:
+        chunk = readline(MAX_LINE)
+        if not chunk:
+            return
+        if len(chunk) == MAX_LINE and not chunk.endswith(b"\n"):
+            skipped = 0
+            while True:  # skip the rest of an overlong line without keeping it
+                rest = readline(MAX_LINE)
+                skipped += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+                if skipped > MAX_LINE_RUN:
+                    raise CannotInspect(
+                        f"cannot read {name}: more than {MAX_LINE_RUN >> 20} MiB without a line break, "
+                        "this is not a text log",
+                        "pass the log file (or pipe it in with -); a device or binary file cannot be explained",
+                    )
+        yield chunk.decode("utf-8", errors="replace")
