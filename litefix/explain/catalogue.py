@@ -71,9 +71,11 @@ def pattern_of(fmt: str) -> str:
     """The regex a format string's output matches: literals escaped, each verb a wildcard."""
     out: list[str] = []
     pos = 0
-    for m in _VERB.finditer(fmt):
+    verbs = list(_VERB.finditer(fmt))
+    for m in verbs:
         out.append(re.escape(fmt[pos : m.start()]))
-        out.append(_VERB_REGEX.get(m.group(1), ".*?"))
+        last = m is verbs[-1] and m.end() == len(fmt)
+        out.append(_VERB_REGEX.get(m.group(1), ".*" if last else ".*?"))  # a trailing %w takes the rest
         pos = m.end()
     out.append(re.escape(fmt[pos:]))
     return "".join(out)
@@ -161,7 +163,12 @@ class Catalogue:
             if m and m.end() > m.start():
                 hits.append(Hit(entry, m.start(), m.end()))
         hits.sort(key=lambda h: (h.start, -(h.end - h.start), h.entry.id))
-        return tuple(hits)
+        # A shorter message starting where a longer one starts is only its prefix ("litestream"
+        # inside "litestream %s"): not evidence of anything.
+        longest: dict[int, int] = {}
+        for hit in hits:
+            longest.setdefault(hit.start, hit.end)
+        return tuple(h for h in hits if h.end == longest[h.start])
 
 
 @functools.cache

@@ -19,6 +19,22 @@ ANY = "0.3.0 .. 0.5.x"
 
 ENVIRONMENT: tuple[Signature, ...] = (
     Signature(
+        id="wal-missing-early-03",
+        pattern=r"cannot verify wal state: (?:open wal file: )?stat (?P<db>\S+?)(?:-wal)?: no such file or directory",
+        severity=Severity.ERROR,
+        title="Litestream 0.3.0–0.3.2 finds no -wal next to the database",
+        meaning="An early 0.3 release could not stat the -wal on every sync. It was reported with 0.3.2 on a "
+        "database created by another container before Litestream started, with nothing replaced or deleted "
+        "(issue #79, also seen without containers); the replaced-file explanation measured with 0.3.13 is not "
+        "established for these releases.",
+        versions=("0.3.2 (reported)",),
+        cause="Ranked: (1) the early 0.3 handling of a database whose WAL another process (or container) had not "
+        "created yet (issue #79); (2) the -wal really deleted under Litestream (a recreated database).",
+        fix="Upgrade to 0.3.13 (or 0.5.x); if the line persists there, read it as `wal-vanished`.",
+        applies="0.3.0..0.3.2",
+        upstream=GH + "issues/79",
+    ),
+    Signature(
         id="s3-malformed-trailer",
         pattern=r"MalformedTrailerError|InvalidContentEncoding|trailing checksum is not supported"
         r"|XAmzContentSHA256Mismatch|x-amz-content-sha256",

@@ -300,6 +300,7 @@ SIGNATURES: tuple[Signature, ...] = (
         pattern=r"cannot verify wal state: (?:open wal file: )?stat (?P<db>\S+?)(?:-wal)?: no such file or directory"
         r"|extract timestamp from LTX header: open \S+-wal: no such file or directory",
         id="wal-vanished",
+        applies="0.3.3..",
         severity=Severity.ERROR,
         title="The database or its -wal disappeared under a running Litestream",
         meaning=(
