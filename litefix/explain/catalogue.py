@@ -82,7 +82,13 @@ def pattern_of(fmt: str) -> str:
 
 
 def anchor_words(fmt: str) -> list[str]:
-    return _WORDS.findall(_VERB.sub(" ", fmt))
+    """Literal words that print as words of their own (`%srenaming` prints glued to the value before it)."""
+    return [m.group(0) for m in _WORDS.finditer(_VERB.sub("\x00", fmt)) if not _glued(m)]
+
+
+def _glued(m: re.Match[str]) -> bool:
+    text = m.string
+    return (m.start() > 0 and text[m.start() - 1] == "\x00") or (m.end() < len(text) and text[m.end()] == "\x00")
 
 
 class Catalogue:

@@ -213,15 +213,6 @@ def _operation(hits: tuple[Hit, ...]) -> str:
     return f"{entry.where[0]}: {entry.fmt}" if entry.where else entry.fmt
 
 
-def _span_masks(hits: tuple[Hit, ...]) -> list[tuple[str, int]]:
-    """One (label, releases) per matched span: identical messages from several call sites are OR'ed."""
-    spans: dict[tuple[int, int], tuple[str, int]] = {}
-    for hit in hits:
-        label, mask = spans.get((hit.start, hit.end), (f"message: {hit.entry.fmt}", 0))
-        spans[(hit.start, hit.end)] = (label, mask | hit.entry.mask)
-    return list(spans.values())
-
-
 class Grouper:
     """Feeds records in one at a time; `result()` resolves signatures against the inferred versions."""
 
@@ -245,7 +236,7 @@ class Grouper:
         classified = self.classifier.classify(record)
         if classified.level == "ERROR":
             self.error_lines += 1
-        for label, mask in _span_masks(classified.hits):
+        for label, mask in classified.spans:
             if label not in self.messages and len(self.messages) < 4096:
                 self.messages[label] = mask
         db = record.db
@@ -255,7 +246,10 @@ class Grouper:
             if acc is None:
                 acc = self.known[key] = _Acc(key[0], record, classified)
             best = classified.candidates[0]
-            acc.add(record, db or best.db, best.detail)
+            if not db and "db" in best.signature.regex.groupindex:  # the cached match may be another line's
+                m = best.signature.regex.search(record.text)
+                db = m.group("db") if m else None
+            acc.add(record, db, best.detail)
             return
         if classified.routine or ROUTINE.match(classified.level, record.text) or classified.level == "DEBUG":
             if self.routine is None:
@@ -365,7 +359,7 @@ def _releases(classified: Classified | None, versions: Versions) -> str:
     if classified is None or not classified.hits:
         return ""
     mask = -1
-    for _, span_mask in _span_masks(classified.hits):
+    for _, span_mask in classified.spans:
         mask = span_mask if mask == -1 else (mask & span_mask or mask)
     return versions.describe(mask)
 

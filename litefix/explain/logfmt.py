@@ -125,11 +125,8 @@ def parse_pairs(text: str) -> tuple[dict[str, str], bool]:
 
 def _fast_pairs(text: str) -> dict[str, str]:
     """The same pairs as `parse_pairs`, found in one C-level scan: the hot path of a big log."""
-    pairs: dict[str, str] = {}
-    for key, value in _PAIRS.findall(text):
-        if key not in pairs:
-            pairs[key] = _unquote(value)
-    return pairs
+    # reversed: the first occurrence of a key is written last and wins, as in parse_pairs
+    return {k: (_unquote(v) if v[:1] == '"' else v) for k, v in reversed(_PAIRS.findall(text))}
 
 
 def _level(value: str | None) -> str | None:

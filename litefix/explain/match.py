@@ -27,6 +27,8 @@ BY_ID: dict[str, Signature] = {s.id: s for s in (*SIGNATURES, ROUTINE)}
 _ORDER = {s.id: i for i, s in enumerate(SIGNATURES)}
 _CACHE_SIZE = 8192
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_VOLATILE = re.compile(r"[0-9a-fA-F]{8,}|\d{3,}")  # ids and sizes; "l0"/"level 1" stay
+_DIGIT = re.compile(r"\d")
 
 
 @functools.cache
@@ -49,6 +51,7 @@ class Classified:
     candidates: tuple[Candidate, ...]
     hits: tuple[Hit, ...]
     level: str | None
+    spans: tuple[tuple[str, int], ...] = ()  # (label, releases) per matched span, for version inference
 
     @property
     def routine(self) -> bool:
@@ -76,11 +79,12 @@ class Classifier:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._cache: dict[tuple[str | None, str, str, bool], Classified] = {}
+        self._cache: dict[tuple[str | None, str, bool], Classified] = {}
 
     def classify(self, record: LogRecord) -> Classified:
+        """Keyed by the text with its TXIDs, request ids and counters masked: repeats of one error hit the cache."""
         text = record.text
-        key = (record.level, text, record.msg, record.logfmt)
+        key = (record.level, _VOLATILE.sub("#", text) if _DIGIT.search(text) else text, record.logfmt)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -101,7 +105,7 @@ class Classifier:
         else:
             hits = self.catalogue.find(text)
         level = record.level or _level_of(hits)
-        return Classified(candidates, hits, level)
+        return Classified(candidates, hits, level, span_masks(hits))
 
 
 def _level_of(hits: tuple[Hit, ...]) -> str | None:
@@ -114,5 +118,10 @@ def _level_of(hits: tuple[Hit, ...]) -> str | None:
     return None
 
 
-def routine_signature() -> Signature:
-    return ROUTINE
+def span_masks(hits: tuple[Hit, ...]) -> tuple[tuple[str, int], ...]:
+    """One (label, releases) per matched span: identical messages from several call sites are OR'ed."""
+    spans: dict[tuple[int, int], tuple[str, int]] = {}
+    for hit in hits:
+        label, mask = spans.get((hit.start, hit.end), (f"message: {hit.entry.fmt}", 0))
+        spans[(hit.start, hit.end)] = (label, mask | hit.entry.mask)
+    return tuple(spans.values())
