@@ -372,6 +372,15 @@ def _resolve(
     if not fitting:
         fitting = list(candidates[:1])
     best = fitting[0]
+    if mask != versions.all:  # a cause specific to the inferred releases beats a general one for the same words
+        specific = [
+            c
+            for c in fitting
+            if c.end == best.end and c.signature.applies and mask & ~versions.mask(c.signature.applies) == 0
+        ]
+        if specific:
+            best = specific[0]
+            fitting = [best, *(c for c in fitting if c is not best)]
     alternatives = tuple(c.signature for c in fitting[1:] if c.end == best.end and c.signature.id != best.signature.id)
     return best.signature, alternatives
 
