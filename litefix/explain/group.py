@@ -251,7 +251,7 @@ class Grouper:
                 db = m.group("db") if m else None
             acc.add(record, db, best.detail)
             return
-        if classified.routine or ROUTINE.match(classified.level, record.text) or classified.level == "DEBUG":
+        if classified.routine:
             if self.routine is None:
                 self.routine = _Acc(ROUTINE.id, record, classified)
             self.routine.add(record, db)

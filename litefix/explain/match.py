@@ -28,7 +28,6 @@ _ORDER = {s.id: i for i, s in enumerate(SIGNATURES)}
 _CACHE_SIZE = 8192
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 _VOLATILE = re.compile(r"[0-9a-fA-F]{8,}|\d{3,}")  # ids and sizes; "l0"/"level 1" stay
-_DIGIT = re.compile(r"\d")
 
 
 @functools.cache
@@ -52,10 +51,7 @@ class Classified:
     hits: tuple[Hit, ...]
     level: str | None
     spans: tuple[tuple[str, int], ...] = ()  # (label, releases) per matched span, for version inference
-
-    @property
-    def routine(self) -> bool:
-        return not self.candidates and self.level in ("INFO", "DEBUG") and bool(self.hits)
+    routine: bool = False  # a catalogued INFO/DEBUG line (or one the routine table names) and no signature
 
 
 def _candidates(level: str | None, text: str) -> tuple[Candidate, ...]:
@@ -84,15 +80,18 @@ class Classifier:
     def classify(self, record: LogRecord) -> Classified:
         """Keyed by the text with its TXIDs, request ids and counters masked: repeats of one error hit the cache."""
         text = record.text
-        key = (record.level, _VOLATILE.sub("#", text) if _DIGIT.search(text) else text, record.logfmt)
-        cached = self._cache.get(key)
+        exact = (record.level, text, record.logfmt)
+        cached = self._cache.get(exact)
         if cached is not None:
             return cached
-        result = self._classify(record, text)
+        key = (record.level, _VOLATILE.sub("#", text), record.logfmt)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._classify(record, text)
         if len(self._cache) >= _CACHE_SIZE:
             self._cache.clear()
-        self._cache[key] = result
-        return result
+        self._cache[key] = self._cache[exact] = cached
+        return cached
 
     def _classify(self, record: LogRecord, text: str) -> Classified:
         candidates = _candidates(record.level, text)
@@ -105,7 +104,10 @@ class Classifier:
         else:
             hits = self.catalogue.find(text)
         level = record.level or _level_of(hits)
-        return Classified(candidates, hits, level, span_masks(hits))
+        routine = not candidates and (
+            (level in ("INFO", "DEBUG") and bool(hits)) or level == "DEBUG" or bool(ROUTINE.match(level, text))
+        )
+        return Classified(candidates, hits, level, span_masks(hits), routine)
 
 
 def _level_of(hits: tuple[Hit, ...]) -> str | None:
