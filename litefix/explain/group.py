@@ -306,9 +306,14 @@ class Grouper:
         mask = inference.mask
         versions = self.catalogue.versions
         resolved: dict[str, tuple[Signature, list[tuple[_Acc, tuple[Signature, ...]]]]] = {}
+        ruled_out: list[_Acc] = []  # every candidate contradicts the inferred releases: no cause is given
         for acc in self.known.values():
             assert acc.classified is not None
-            signature, alternatives = _resolve(acc.classified.candidates, mask, versions)
+            choice = _resolve(acc.classified.candidates, mask, versions)
+            if choice is None:
+                ruled_out.append(acc)
+                continue
+            signature, alternatives = choice
             resolved.setdefault(signature.id, (signature, []))[1].append((acc, alternatives))
         known: list[tuple[int, int, Group]] = []
         for signature, accs in resolved.values():
@@ -322,12 +327,12 @@ class Grouper:
             (
                 acc.group(
                     None,
-                    acc.key,
+                    _chain(acc),
                     operation=_operation(acc.classified.hits if acc.classified else ()),
                     releases=_releases(acc.classified, versions),
                     level=acc.classified.level if acc.classified else None,
                 )
-                for acc in self.catalogued.values()
+                for acc in (*self.catalogued.values(), *ruled_out)
             ),
             key=lambda g: (0 if g.level == "ERROR" else 1, g.first_line),
         )
@@ -364,13 +369,19 @@ def _releases(classified: Classified | None, versions: Versions) -> str:
     return versions.describe(mask)
 
 
+def _chain(acc: _Acc) -> str:
+    """The text of a catalogued group: its message chain, outermost first (or the line's shape)."""
+    hits = acc.classified.hits if acc.classified else ()
+    return " ← ".join(h.entry.fmt for h in hits) if hits else normalise(acc.first.raw)
+
+
 def _resolve(
     candidates: tuple[Candidate, ...], mask: int, versions: Versions
-) -> tuple[Signature, tuple[Signature, ...]]:
+) -> tuple[Signature, tuple[Signature, ...]] | None:
     """The first candidate the inferred versions allow, and the others that explain the same words."""
     fitting = [c for c in candidates if not c.signature.applies or versions.mask(c.signature.applies) & mask]
     if not fitting:
-        fitting = list(candidates[:1])
+        return None
     best = fitting[0]
     if mask != versions.all:  # a cause specific to the inferred releases beats a general one for the same words
         specific = [
