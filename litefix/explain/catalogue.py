@@ -37,6 +37,7 @@ _VERB_REGEX = {
     "c": r".",
     "%": "%",
 }
+_NO_HOLES: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ class Hit:
     entry: Entry
     start: int
     end: int
+    holes: tuple[tuple[int, int], ...] = _NO_HOLES  # where its verbs matched: a wrapped cause lies in one
+
+
+def _nested(inner: Hit, outer: Hit) -> bool:
+    """Whether `inner` can be a value printed into `outer` (inside one of its verbs), not a coincidence."""
+    return any(s <= inner.start and inner.end <= e for s, e in outer.holes)
 
 
 def pattern_of(fmt: str) -> str:
@@ -75,7 +82,7 @@ def pattern_of(fmt: str) -> str:
     for m in verbs:
         out.append(re.escape(fmt[pos : m.start()]))
         last = m is verbs[-1] and m.end() == len(fmt)
-        out.append(_VERB_REGEX.get(m.group(1), ".*" if last else ".*?"))  # a trailing %w takes the rest
+        out.append("(" + _VERB_REGEX.get(m.group(1), ".*" if last else ".*?") + ")")  # a trailing %w takes the rest
         pos = m.end()
     out.append(re.escape(fmt[pos:]))
     return "".join(out)
@@ -127,6 +134,7 @@ class Catalogue:
                 self.exact.setdefault(entry.fmt, []).append(entry.id)
             anchor = min(words, key=lambda w: (frequency[w], -len(w))) if words else ""
             self.index.setdefault(anchor, []).append(entry.id)
+        self.literal = [len(_VERB.sub("", e.fmt)) for e in self.entries]
         self._regex: dict[int, re.Pattern[str]] = {}
         self._cache: dict[tuple[str, bool], tuple[Hit, ...]] = {}
 
@@ -167,14 +175,33 @@ class Catalogue:
             regex = self.regex(entry)
             m = regex.fullmatch(text) if whole else regex.search(text)
             if m and m.end() > m.start():
-                hits.append(Hit(entry, m.start(), m.end()))
+                holes = tuple(m.span(i) for i in range(1, (m.lastindex or 0) + 1)) if m.lastindex else _NO_HOLES
+                hits.append(Hit(entry, m.start(), m.end(), holes))
         hits.sort(key=lambda h: (h.start, -(h.end - h.start), h.entry.id))
         # A shorter message starting where a longer one starts is only its prefix ("litestream"
         # inside "litestream %s"): not evidence of anything.
         longest: dict[int, int] = {}
         for hit in hits:
             longest.setdefault(hit.start, hit.end)
-        return tuple(h for h in hits if h.end == longest[h.start])
+        hits = [h for h in hits if h.end == longest[h.start]]
+        # Of formats matching the same text, the one with the most literal words printed it
+        # ("checkpoint: mode=%v err=%w" rather than "checkpoint: %w").
+        specific: dict[tuple[int, int], int] = {}
+        for hit in hits:
+            span = (hit.start, hit.end)
+            specific[span] = max(specific.get(span, 0), self.literal[hit.entry.id])
+        hits = [h for h in hits if self.literal[h.entry.id] == specific[(h.start, h.end)]]
+        # A message that starts inside another one must lie inside one of its verbs (a wrapped
+        # cause); one that starts in its literal words is a coincidence ("generations: %w" inside
+        # "litestream generations: unknown command").
+        kept: list[Hit] = []
+        for hit in hits:
+            if all(
+                not (o.start <= hit.start < o.end) or (o.start, o.end) == (hit.start, hit.end) or _nested(hit, o)
+                for o in kept
+            ):
+                kept.append(hit)
+        return tuple(kept)
 
 
 @functools.cache

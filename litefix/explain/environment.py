@@ -37,7 +37,7 @@ ENVIRONMENT: tuple[Signature, ...] = (
     Signature(
         id="s3-malformed-trailer",
         pattern=r"MalformedTrailerError|InvalidContentEncoding|trailing checksum is not supported"
-        r"|XAmzContentSHA256Mismatch|x-amz-content-sha256",
+        r"|XAmzContentSHA256Mismatch|x-amz-content-sha256|StatusCode: 400,.*api error InvalidArgument: UnknownError",
         severity=Severity.ERROR,
         title="An S3-compatible provider rejects the AWS SDK's chunked uploads with trailing checksums",
         meaning="Uploads fail with HTTP 400: the AWS SDK for Go v2 (from v1.73) sends `aws-chunked` bodies with a "
@@ -331,7 +331,7 @@ ENVIRONMENT: tuple[Signature, ...] = (
         fix="Pass the config with `-config`, and database paths as the config lists them; for an encrypted "
         "database, Litestream cannot read it.",
         command="litefix diagnose DB",
-        upstream=GH + "issues/774",
+        captured=("v03-config-as-db.log", "v05-config-as-db.log"),
     ),
     Signature(
         id="config-not-found",
@@ -352,9 +352,10 @@ ENVIRONMENT: tuple[Signature, ...] = (
         pattern=r"flag provided but not defined: -?(?P<flag>[\w-]+)",
         severity=Severity.ERROR,
         title="A command-line flag this Litestream release does not have",
-        meaning="The flag parser stopped before doing anything (exit 2 in most releases). Flags changed between "
-        "releases: `restore -v` was removed in 0.3.x (issue #533), `-generation`/`-index` do not exist in 0.5 "
-        "(use `-txid`/`-timestamp`), and 0.5.0 rejected `-if-replica-exists` (issue #774).",
+        meaning="The flag parser stopped before doing anything. Flags changed between releases (checked with the "
+        "real binaries): 0.3.13's `restore -h` still lists `-v` but the flag is not defined (issue #533); 0.5.15 "
+        "and 0.5.17 have no `-replica`, `-generation` or `-index` (use `-txid`/`-timestamp`) and accept "
+        "`-if-replica-exists` again, which 0.5.0 rejected (issue #774).",
         versions=(ANY,),
         cause="A script or image written for another Litestream release (an entrypoint that upgraded the binary "
         "but not its flags).",
@@ -362,6 +363,37 @@ ENVIRONMENT: tuple[Signature, ...] = (
         "`-index`: `-txid`; `-generation`: not needed in 0.5). If `-if-replica-exists` is rejected, upgrade past "
         "0.5.0.",
         upstream=GH + "issues/774",
+        captured=("v03-other-release-cli.txt", "v05-other-release-cli.txt"),
+    ),
+    Signature(
+        id="unknown-command",
+        pattern=r"litestream (?P<command>[\w-]+): unknown command",
+        severity=Severity.ERROR,
+        title="A litestream subcommand this release does not have",
+        meaning="Subcommands changed between releases (from the source at each tag, and the real binaries): "
+        "`generations`, `snapshots` and `wal` exist only in 0.3 and the 0.4 betas; `ltx` only in 0.5; `reset` only "
+        "from 0.5.7 on (0.3.13 and 0.5.0–0.5.6 say `unknown command`).",
+        versions=(ANY,),
+        cause="A script or runbook written for another release: 0.3 tooling (`litestream generations`) run with a "
+        "0.5 binary, or `litestream reset` with a binary older than 0.5.7.",
+        fix="Use the installed release's command (`litestream -h`): 0.5's `ltx -level all DB` lists what "
+        "`generations`/`snapshots` listed; without `reset`, stop Litestream and remove the meta dir by hand.",
+        captured=("v03-other-release-cli.txt", "v05-other-release-cli.txt"),
+    ),
+    Signature(
+        id="unknown-replica-type",
+        pattern=r"unknown replica type in config: \"?(?P<type>[^\"\s]*)",
+        severity=Severity.ERROR,
+        title="The replica URL's scheme (or `type:`) is not one this release knows",
+        meaning="Litestream reads the replica type from `type:` or the URL scheme and found none it knows (an "
+        "empty type means the scheme was not recognised). Google Cloud Storage changed names between releases "
+        "(from the source at each tag): `gcs` in 0.3.5–0.3.14, `gs` in the 0.4 betas and every 0.5 release.",
+        versions=(ANY,),
+        cause="`gs://` given to a 0.3 release or `gcs://` to a 0.5 release (issues #336, #640, #877), or a "
+        "typo in the scheme.",
+        fix="Use the scheme of the installed release (0.3: `gcs://BUCKET/PATH`; 0.4/0.5: `gs://BUCKET/PATH`), or "
+        "`type:` with `bucket:` and `path:`.",
+        upstream=GH + "issues/336",
     ),
     Signature(
         id="v03-backup-unreadable-by-05",

@@ -276,7 +276,12 @@ class Grouper:
         if record.logfmt:
             if record.msg == "litestream" and record.fields.get("version"):
                 self.banners.setdefault(record.fields["version"].lstrip("v"), None)
-            if "time" in record.fields and "level" in record.fields and "slog" not in self.features:
+            if "go_text" in record.fields:
+                if "go_text" not in self.features:  # slog's default handler: 0.3 without `logging:`
+                    self.features["go_text"] = self.catalogue.features.get("slog", 0) & self.catalogue.versions.mask(
+                        "0.3.0..0.3.14"
+                    )
+            elif "time" in record.fields and "level" in record.fields and "slog" not in self.features:
                 self.features["slog"] = self.catalogue.features.get("slog", 0)
             for key in _EVIDENCE_KEYS:
                 if key in record.fields and f"key:{key}" not in self.features:
@@ -294,7 +299,11 @@ class Grouper:
             for banner in self.banners:
                 mask |= versions.of(banner)
             inference.add("banner " + ", ".join(self.banners), mask)
-        labels = {"slog": "slog text format (0.3.12 and later)", "key:system": "`system=` attribute"}
+        labels = {
+            "slog": "slog text format (0.3.12 and later)",
+            "go_text": "slog default-handler format (0.3 without a logging config)",
+            "key:system": "`system=` attribute",
+        }
         for feature, mask in self.features.items():
             inference.add(labels.get(feature, f"`{feature.removeprefix('key:')}=` attribute"), mask)
         for label, mask in self.messages.items():

@@ -50,7 +50,13 @@ _PLAIN_PREFIX = re.compile(
 )
 # An AWS SDK v1 error prints its request ids on a second line (`AccessDenied: Access Denied\n\t
 # status code: 403, request id: …`); pasted, that is a line of its own.
-_SDK_CONTINUATION = re.compile(r"(?:^|[|:\]]\s)\s*status code: \d{3}, request id: ")
+_SDK_CONTINUATION = re.compile(r"(?:^|[|:\]]\s|#011)\s*status code: \d{3}, request id: ")  # #011: syslog's tab
+# slog's default handler, used by 0.3.12-0.3.14 when the config has no `logging:` section (verified
+# with 0.3.13): `2026/12/01 12:14:38 ERROR sync error db=/data/app.db error="…"`, the time optional.
+_GO_TEXT = re.compile(
+    r"(?:^|(?<=[\s|:\]]))(?:(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) )?(DEBUG|INFO|WARN|ERROR) "
+)
+_FIRST_PAIR = re.compile(r"\s[A-Za-z_][\w.\-]*=")
 _LEVELS = {"WARNING": "WARN", "ERR": "ERROR", "FATAL": "ERROR", "EROR": "ERROR", "DBUG": "DEBUG"}
 
 
@@ -183,6 +189,28 @@ def parse_line(number: int, raw: str) -> LogRecord | None:
                 fields=pairs,
                 logfmt=True,
             )
+    go = _GO_TEXT.search(text) if ("INFO " in text or "ERROR " in text or "WARN " in text or "DEBUG " in text) else None
+    if go:
+        rest = text[go.end() :]
+        first = _FIRST_PAIR.search(rest)
+        msg = rest[: first.start()].strip() if first else rest.strip()
+        pairs = _fast_pairs(rest[first.start() :]) if first else {}
+        pairs.setdefault("msg", msg)
+        pairs.setdefault("level", go.group(2))
+        if go.group(1):  # with its date, the shape is evidence of the release (see versions)
+            pairs["go_text"] = "1"
+            pairs.setdefault("time", go.group(1))
+        return LogRecord(
+            line=number,
+            raw=text,
+            time=pairs.get("time") or _first_timestamp(text[: go.start()]),
+            level=go.group(2),
+            msg=msg,
+            db=pairs.get("db") or (pairs.get("path") if msg == "initialized db" else None),
+            error=pairs.get("error"),
+            fields=pairs,
+            logfmt=True,
+        )
     error = _ERROR_PREFIX.match(text)
     if error:
         return LogRecord(line=number, raw=text, time=_first_timestamp(text), level="ERROR", msg=text[error.end() :])
