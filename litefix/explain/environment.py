@@ -19,11 +19,62 @@ ANY = "0.3.0 .. 0.5.x"
 
 ENVIRONMENT: tuple[Signature, ...] = (
     Signature(
+        id="v04-beta-live-replication",
+        pattern=r"(?:sync|stream) error, retrying|http: error: No generation available|invalidate shm file"
+        r"|cannot verify wal state: (?:open wal file: )?stat \S+?-wal: no such file or directory",
+        severity=Severity.ERROR,
+        title="A Litestream 0.4 beta (never released) failing in its live read-replication code",
+        meaning="The 0.4.0 alphas and betas carried live read replication (`upstream:` replicas streaming over "
+        "HTTP). It was withdrawn in July 2022 and 0.4.0 was never released; these errors come from that code "
+        "(issues #361, #362, #395) and were closed, not fixed. `cannot verify wal state … -wal: no such file` "
+        "from a 0.4 beta is that bug too, not a database replaced under Litestream.",
+        versions=("0.4.0-beta.1", "0.4.0-beta.2"),
+        cause="Running a 0.4 beta (often the `litestream/litestream:0.4.0-beta.2` image, `litestream version` "
+        "prints a commit hash `80f8de4d…`); restarts only hide it for a while.",
+        fix="Move to 0.3.13 (same replica format as the betas' generations) or to 0.5.x; for read replicas use "
+        "LiteFS or `restore -f` (follow mode) in 0.5.",
+        applies="0.4.0-alpha.0..0.4.0-beta.2",
+        upstream=GH + "issues/395",
+    ),
+    Signature(
+        id="compaction-tmp-rename",
+        pattern=r"^compaction failed rename \S+\.ltx\.tmp \S+\.ltx: no such file or directory",
+        severity=Severity.WARNING,
+        title="A 0.5 compaction lost its temporary file before renaming it into place",
+        meaning="Compaction writes `<level>/<range>.ltx.tmp` and renames it; the `.tmp` was gone. Reported during "
+        "0.5.0-beta1 testing as intermittent, with compaction continuing normally and data intact (issue #670).",
+        versions=("0.5.0-beta1 (reported)",),
+        cause="Ranked: (1) a race in 0.5 compaction's temporary-file handling on a file replica (issue #670); (2) a "
+        "second Litestream process compacting the same replica (see duplicate-replicator).",
+        fix="Nothing if it is occasional and later compactions succeed; if it repeats, make sure one Litestream "
+        "process owns the replica and upgrade to the newest 0.5 release.",
+        applies="0.5.0-beta1..",
+        upstream=GH + "issues/670",
+    ),
+    Signature(
+        id="validation-mismatch",
+        pattern=r"validation error: invalid replica, checksum mismatch|validator: status=mismatch",
+        severity=Severity.WARNING,
+        title="0.3's built-in validator reported a checksum mismatch (often a false positive)",
+        meaning="With `validation-interval`, 0.3 restores the replica in the background and compares checksums "
+        "with the live database. The comparison races with writes and checkpoints, so mismatches were reported "
+        "for sound replicas; the maintainer removed the validator from the 0.4 line for its false positives "
+        "(PR #302).",
+        versions=("0.3.2–0.3.14",),
+        cause="Ranked: (1) a false positive of the validator under writes (issue #253: restores from the same "
+        "replica were fine); (2) a replica that really diverged (a replaced database, two replicators).",
+        fix="Check for real: restore to a temporary path and run `PRAGMA integrity_check`, or `litefix diagnose DB "
+        "--verify-restore`; then remove `validation-interval` from the config.",
+        applies="0.3.0..0.3.14 0.4.0-alpha.0..0.4.0-alpha.3",
+        upstream=GH + "issues/253",
+        command="litefix diagnose DB --verify-restore",
+    ),
+    Signature(
         id="wal-missing-early-03",
         pattern=r"cannot verify wal state: (?:open wal file: )?stat (?P<db>\S+?)(?:-wal)?: no such file or directory",
         severity=Severity.ERROR,
         title="Litestream 0.3.0–0.3.2 finds no -wal next to the database",
-        meaning="An early 0.3 release could not stat the -wal on every sync. It was reported with 0.3.2 on a "
+        meaning="A bug of early 0.3 releases: they could not stat the -wal on every sync. It was reported with 0.3.2 on a "
         "database created by another container before Litestream started, with nothing replaced or deleted "
         "(issue #79, also seen without containers); the replaced-file explanation measured with 0.3.13 is not "
         "established for these releases.",
@@ -399,13 +450,16 @@ ENVIRONMENT: tuple[Signature, ...] = (
         id="v03-backup-unreadable-by-05",
         pattern=r"no matching backup files available",
         severity=Severity.ERROR,
-        title="Litestream 0.5 before 0.5.7 cannot read a replica written by 0.3 (no LTX files there)",
-        meaning="0.5 stores LTX files (`ltx/0/…`), 0.3 stored `generations/<id>/snapshots` and `wal`. Releases "
-        "before 0.5.7 look only for LTX files, so a 0.3 replica looks empty.",
+        title="Litestream 0.5 before 0.5.7 says `no matching backup files` for three different reasons",
+        meaning="0.5 stores LTX files (`ltx/0/…`), 0.3 stored `generations/<id>/snapshots` and `wal`; releases "
+        "before 0.5.7 look only for LTX files, and they also reported a listing the store refused as an empty "
+        "replica (0.5.7 shows the real error).",
         versions=("0.5.0–0.5.6",),
-        cause="A replica written by 0.3.x restored by 0.5.0–0.5.6 (issue #933).",
-        fix="Restore with 0.5.7 or later (it detects 0.3 backups and restores them), or with the 0.3.13 binary, "
-        "then let 0.5 replicate the restored file to a new path.",
+        cause="Ranked: (1) a replica written by 0.3.x (issue #933); (2) a key or identity that may not list or "
+        "read the bucket/container, e.g. Azure without the `Storage Blob Data Reader` role (issue #1016); (3) "
+        "really no backups at that path (wrong path or bucket, first deploy).",
+        fix="Restore with 0.5.7 or later: it restores 0.3 backups and names a permission error; or with the 0.3.13 "
+        "binary for a 0.3 replica. Check that the restoring machine's credentials may list and read the replica.",
         applies="0.5.0-beta1..0.5.6",
         fixed_in="0.5.7",
         upstream=GH + "issues/933",

@@ -50,7 +50,10 @@ _PLAIN_PREFIX = re.compile(
 )
 # An AWS SDK v1 error prints its request ids on a second line (`AccessDenied: Access Denied\n\t
 # status code: 403, request id: …`); pasted, that is a line of its own.
-_SDK_CONTINUATION = re.compile(r"(?:^|[|:\]]\s|#011)\s*status code: \d{3}, request id: ")  # #011: syslog's tab
+_SDK_CONTINUATION = re.compile(  # #011: syslog's escaped tab
+    r"(?:^|[|:\]]\s|#011)\s*(?:status code: \d{3}, request id: |For verbose messaging see aws\.Config"
+    r"|caused by: |upload id: )"
+)
 # slog's default handler, used by 0.3.12-0.3.14 when the config has no `logging:` section (verified
 # with 0.3.13): `2026/12/01 12:14:38 ERROR sync error db=/data/app.db error="…"`, the time optional.
 _GO_TEXT = re.compile(
@@ -139,6 +142,31 @@ def _fast_pairs(text: str) -> dict[str, str]:
     return {k: (_unquote(v) if v[:1] == '"' else v) for k, v in reversed(_PAIRS.findall(text))}
 
 
+def _json_record(number: int, text: str) -> LogRecord | None:
+    """A line of slog's JSON handler (0.5 `logging: type: json`), after whatever prefix, or None."""
+    import json
+
+    try:
+        doc = json.loads(text[text.index('{"') :])
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or "msg" not in doc:
+        return None
+    fields = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in doc.items()}
+    msg = fields.get("msg", "")
+    return LogRecord(
+        line=number,
+        raw=text,
+        time=fields.get("time"),
+        level=_level(fields.get("level")),
+        msg=msg,
+        db=fields.get("db") or (fields.get("path") if msg == "initialized db" else None),
+        error=fields.get("error"),
+        fields=fields,
+        logfmt=True,
+    )
+
+
 def _logfmt_start(text: str) -> int:
     """Where `time=`, `level=` or `msg=` first starts a word (after a shipper's prefix), or -1.
 
@@ -172,6 +200,10 @@ def parse_line(number: int, raw: str) -> LogRecord | None:
     if not text:
         return None
     text = text[:MAX_LINE]
+    if '{"' in text and '"msg"' in text:  # `logging: type: json`
+        record = _json_record(number, text)
+        if record is not None:
+            return record
     at = _logfmt_start(text)
     if at >= 0:
         pairs = _fast_pairs(text[at:])
@@ -292,7 +324,11 @@ def records(lines: Iterable[str], counter: Counter | None = None) -> Iterator[Lo
             continue
         count.lines += 1
         if pending is not None:
-            if "status code: " in raw and _SDK_CONTINUATION.search(raw) and _logfmt_start(raw) < 0:
+            if (
+                ("status code: " in raw or "For verbose" in raw or "caused by: " in raw or "upload id: " in raw)
+                and _SDK_CONTINUATION.search(raw)
+                and _logfmt_start(raw) < 0
+            ):
                 pending = _sdk_continued(pending, raw)
                 continue
             if pending.logfmt and "=" in raw:

@@ -99,8 +99,8 @@ class Classifier:
             hits = self.catalogue.find(record.msg, whole=True) if record.msg else ()
             logs = tuple(h for h in hits if h.entry.kind == "log")
             hits = logs or hits
-            if record.error:
-                hits += self.catalogue.find(record.error)
+            if record.error:  # only error values are wrapped into an error chain, never log messages
+                hits += tuple(h for h in self.catalogue.find(record.error) if h.entry.kind == "error")
         else:
             hits = self.catalogue.find(text)
         level = record.level or _level_of(hits)

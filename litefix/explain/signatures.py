@@ -300,7 +300,7 @@ SIGNATURES: tuple[Signature, ...] = (
         pattern=r"cannot verify wal state: (?:open wal file: )?stat (?P<db>\S+?)(?:-wal)?: no such file or directory"
         r"|extract timestamp from LTX header: open \S+-wal: no such file or directory",
         id="wal-vanished",
-        applies="0.3.3..",
+        applies="0.3.3..0.3.14 0.5.0-beta1..",
         severity=Severity.ERROR,
         title="The database or its -wal disappeared under a running Litestream",
         meaning=(
@@ -362,8 +362,11 @@ SIGNATURES: tuple[Signature, ...] = (
             "transaction ids in input files` (in the 0.5.17 binary; not reproduced)."
         ),
         versions=(V05,),
-        cause="An LTX file missing from the replica (lifecycle rule, manual cleanup, partial copy); reproduced by "
-        "deleting one level-0 file.",
+        cause="Ranked: (1) an LTX file missing from the replica (lifecycle rule, manual cleanup, partial copy; "
+        "reproduced by deleting one level-0 file with 0.5.17); (2) with 0.5.0–0.5.7 (`non-contiguous transaction "
+        "files: prev=… filename=…`), the restore planner looking only at level-0 files after L0 retention had "
+        "deleted them although L1/L9 held the data (issue #1084); 0.5.10 rewrote the planner and words the error "
+        "`non-contiguous ltx files: have up to … but next file starts at …`.",
         fix=(
             "Restore to a point before the gap (`restore -txid <16 hex digits>` or `-timestamp`), with "
             "`-integrity-check full`. Then restart Litestream so it writes a fresh level-9 snapshot, and check "
