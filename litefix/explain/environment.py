@@ -74,8 +74,8 @@ ENVIRONMENT: tuple[Signature, ...] = (
         pattern=r"cannot verify wal state: (?:open wal file: )?stat (?P<db>\S+?)(?:-wal)?: no such file or directory",
         severity=Severity.ERROR,
         title="Litestream 0.3.0–0.3.2 finds no -wal next to the database",
-        meaning="A bug of early 0.3 releases: they could not stat the -wal on every sync. It was reported with 0.3.2 on a "
-        "database created by another container before Litestream started, with nothing replaced or deleted "
+        meaning="A bug of early 0.3 releases: they could not stat the -wal on every sync. It was reported with "
+        "0.3.2 on a database created by another container before Litestream started, with nothing replaced or deleted "
         "(issue #79, also seen without containers); the replaced-file explanation measured with 0.3.13 is not "
         "established for these releases.",
         versions=("0.3.2 (reported)",),
