@@ -111,6 +111,7 @@ class Explanation:
     version_conflicts: tuple[str, ...] = ()
     error_lines: int = 0
     unknown_overflow: int = 0
+    version_mask: int = -1  # the inferred releases as a catalogue bit set (-1: not inferred)
 
     @property
     def worst(self) -> Severity | None:
@@ -366,6 +367,7 @@ class Grouper:
             version_conflicts=tuple(inference.conflicts[:12]),
             error_lines=self.error_lines,
             unknown_overflow=self.overflow,
+            version_mask=mask,
         )
 
 

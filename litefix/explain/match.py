@@ -27,6 +27,8 @@ BY_ID: dict[str, Signature] = {s.id: s for s in (*SIGNATURES, ROUTINE)}
 _ORDER = {s.id: i for i, s in enumerate(SIGNATURES)}
 _CACHE_SIZE = 8192
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+# 0.4's per-database loggers print `/data/app.db: ` (or `/data/app.db(s3): `) before the message.
+_LOGGER_PREFIX = re.compile(r"[^\s:]+(?:\([^)\s]*\))?: ")
 _VOLATILE = re.compile(r"[0-9a-fA-F]{8,}|\d{3,}")  # ids and sizes; "l0"/"level 1" stay
 
 
@@ -101,8 +103,10 @@ class Classifier:
             hits = logs or hits
             if record.error:  # only error values are wrapped into an error chain, never log messages
                 hits += tuple(h for h in self.catalogue.find(record.error) if h.entry.kind == "error")
-        else:
-            hits = self.catalogue.find(text)
+        else:  # a plain line is one log message: a log call's text starts it, or follows a logger's prefix
+            head = _LOGGER_PREFIX.match(text)
+            starts = (0, head.end()) if head else (0,)
+            hits = tuple(h for h in self.catalogue.find(text) if h.entry.kind == "error" or h.start in starts)
         level = record.level or _level_of(hits)
         routine = not candidates and (
             (level in ("INFO", "DEBUG") and bool(hits)) or level == "DEBUG" or bool(ROUTINE.match(level, text))

@@ -352,7 +352,7 @@ SIGNATURES: tuple[Signature, ...] = (
         captured=("v03-restore-missing-segment.txt",),
     ),
     Signature(
-        pattern=r"non-contiguous (?:ltx files|transaction ids)",
+        pattern=r"non-contiguous (?:ltx files|transaction ids|transaction files)",
         id="non-contiguous-ltx",
         severity=Severity.ERROR,
         title="The replica's LTX files have a gap in their TXID sequence",
