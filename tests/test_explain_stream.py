@@ -6,6 +6,7 @@ The CLI runs as a real process on real files, FIFOs and pipes; no timing asserti
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -191,3 +192,34 @@ def test_unknown_shapes_are_capped_and_the_rest_counted() -> None:
 def test_help_does_not_load_the_catalogue() -> None:
     code = "import sys, litefix.cli; assert 'litefix.explain.catalogue' not in sys.modules, 'loaded'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_log_of_all_different_error_lines_stays_in_bounded_memory() -> None:
+    """50,000 error lines that share no shape (unique words, not just numbers): caches and groups are capped."""
+    producer = (
+        "import random, string\n"
+        "rng = random.Random(1)\n"
+        "for i in range(50_000):\n"
+        "    word = ''.join(rng.choice(string.ascii_letters) for _ in range(12))\n"
+        "    print(f'time=2026-01-01T00:00:00Z level=ERROR msg=\"{word} failed\" '\n"
+        "          f'db=/d/{word}.db error=\"{word}: boom\"')\n"
+    )
+    source = subprocess.Popen([sys.executable, "-c", producer], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "litefix", "explain", "--json", "-"],
+        stdin=source.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert source.stdout is not None
+    source.stdout.close()
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()  # stderr stays tiny: one line at most
+    _, status, usage = os.wait4(proc.pid, 0)  # this process's own peak RSS, not the test worker's
+    err = proc.stderr.read()
+    source.wait(10)
+    assert os.waitstatus_to_exitcode(status) == 1, err
+    doc = json.loads(out)
+    assert doc["records"] == 50_000 and doc["error_lines"] == 50_000
+    assert len(doc["unknown"]) == MAX_UNKNOWN_KINDS and doc["unknown_overflow"] == 50_000 - MAX_UNKNOWN_KINDS
+    assert usage.ru_maxrss / 1024 < 250, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"

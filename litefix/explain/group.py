@@ -29,7 +29,7 @@ _HEX = re.compile(r"\b[0-9a-f]{8,}\b", re.I)
 _NUMBER = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 _PLAIN_BANNER = re.compile(r"^litestream (v?\d+\.\d+\.\d+(?:-[\w.]+)?)\s*$")
-_EVIDENCE_KEYS = ("consecutive_errors", "backoff", "previous_errors", "system", "subsystem")
+_EVIDENCE_KEYS = frozenset(("consecutive_errors", "backoff", "previous_errors", "system", "subsystem"))
 
 
 def normalise(text: str) -> str:
@@ -230,6 +230,7 @@ class Grouper:
         self.records = 0
         self.error_lines = 0
         self.overflow = 0
+        self._counted: dict[int, Classified] = {}
 
     def add(self, record: LogRecord) -> None:
         self.records += 1
@@ -237,9 +238,13 @@ class Grouper:
         classified = self.classifier.classify(record)
         if classified.level == "ERROR":
             self.error_lines += 1
-        for label, mask in classified.spans:
-            if label not in self.messages and len(self.messages) < 4096:
-                self.messages[label] = mask
+        if classified.spans and id(classified) not in self._counted:
+            if len(self._counted) >= 8192:  # bounded: recounting a span later is harmless
+                self._counted.clear()
+            self._counted[id(classified)] = classified  # kept, so the id is not reused
+            for label, mask in classified.spans:
+                if label not in self.messages and len(self.messages) < 4096:
+                    self.messages[label] = mask
         db = record.db
         if classified.candidates:
             key = tuple(c.signature.id for c in classified.candidates)
@@ -284,8 +289,8 @@ class Grouper:
                     )
             elif "time" in record.fields and "level" in record.fields and "slog" not in self.features:
                 self.features["slog"] = self.catalogue.features.get("slog", 0)
-            for key in _EVIDENCE_KEYS:
-                if key in record.fields and f"key:{key}" not in self.features:
+            for key in _EVIDENCE_KEYS & record.fields.keys():  # one C-level intersection per line
+                if f"key:{key}" not in self.features:
                     self.features[f"key:{key}"] = self.catalogue.features.get(f"key:{key}", 0)
         else:
             m = _PLAIN_BANNER.match(record.msg)

@@ -61,6 +61,7 @@ _GO_TEXT = re.compile(
 )
 _FIRST_PAIR = re.compile(r"\s[A-Za-z_][\w.\-]*=")
 _LEVELS = {"WARNING": "WARN", "ERR": "ERROR", "FATAL": "ERROR", "EROR": "ERROR", "DBUG": "DEBUG"}
+_LEVEL_OF = {name: name for name in ("INFO", "ERROR", "WARN", "DEBUG")}  # the usual spellings, no .upper()
 
 
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})
@@ -92,8 +93,10 @@ class LogRecord(NamedTuple):
         """
         if not self.logfmt:
             return self.msg
-        parts = [self.msg, self.error or "", self.fields.get("reason", "")]
-        return " ".join(p for p in parts if p)
+        reason = self.fields.get("reason")
+        if not self.error and not reason:  # most lines: no join, no new string
+            return self.msg
+        return " ".join(p for p in (self.msg, self.error, reason) if p)
 
 
 def _unquote(value: str) -> str:
@@ -138,8 +141,12 @@ def parse_pairs(text: str) -> tuple[dict[str, str], bool]:
 
 def _fast_pairs(text: str) -> dict[str, str]:
     """The same pairs as `parse_pairs`, found in one C-level scan: the hot path of a big log."""
-    # reversed: the first occurrence of a key is written last and wins, as in parse_pairs
-    return {k: (_unquote(v) if v[:1] == '"' else v) for k, v in reversed(_PAIRS.findall(text))}
+    # reversed: the first occurrence of a key is written last and wins, as in parse_pairs. The
+    # common quoted value without escapes is unquoted inline (a function call per value costs).
+    return {
+        k: (v[1:-1] if len(v) > 1 and v[-1] == '"' and "\\" not in v else _unquote(v)) if v[:1] == '"' else v
+        for k, v in reversed(_PAIRS.findall(text))
+    }
 
 
 def _json_record(number: int, text: str) -> LogRecord | None:
@@ -206,20 +213,21 @@ def parse_line(number: int, raw: str) -> LogRecord | None:
             return record
     at = _logfmt_start(text)
     if at >= 0:
-        pairs = _fast_pairs(text[at:])
+        pairs = _fast_pairs(text[at:] if at else text)
         if "msg" in pairs or "level" in pairs:
             msg = pairs.get("msg", "")
             db = pairs.get("db") or (pairs.get("path") if msg == "initialized db" else None)
-            return LogRecord(
-                line=number,
-                raw=text,
-                time=pairs.get("time") or _first_timestamp(text[:at]),
-                level=_level(pairs.get("level")),
-                msg=msg,
-                db=db or None,
-                error=pairs.get("error"),
-                fields=pairs,
-                logfmt=True,
+            level = pairs.get("level")
+            return LogRecord(  # positional: this runs once per line of a big log
+                number,
+                text,
+                pairs.get("time") or _first_timestamp(text[:at]),
+                _LEVEL_OF.get(level) or _level(level) if level else None,
+                msg,
+                db or None,
+                pairs.get("error"),
+                pairs,
+                True,
             )
     go = _GO_TEXT.search(text) if ("INFO " in text or "ERROR " in text or "WARN " in text or "DEBUG " in text) else None
     if go:
@@ -331,7 +339,7 @@ def records(lines: Iterable[str], counter: Counter | None = None) -> Iterator[Lo
             ):
                 pending = _sdk_continued(pending, raw)
                 continue
-            if pending.logfmt and "=" in raw:
+            if pending.logfmt and (raw[0].isalpha() or raw[0] in " \t_") and "=" in raw:
                 extra = _continues(pending, raw)
                 if extra is not None:
                     pending = _joined(pending, raw, extra)
