@@ -60,6 +60,13 @@ def run(cmd: Sequence[str] | str, env: dict[str, str] | None = None) -> tuple[fl
     return elapsed, usage.ru_maxrss / 1024
 
 
+def cpu_seconds(cmd: Sequence[str], env: dict[str, str] | None = None) -> float:
+    """User + system CPU seconds of one run: the rate a loaded machine's wall clock hides."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(proc.pid, 0)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(label: str, cmd: Sequence[str] | str, runs: int, env: dict[str, str] | None = None) -> Measure:
     run(cmd, env)  # warm the page cache and the interpreter's files
     samples = [run(cmd, env) for _ in range(runs)]
@@ -295,15 +302,20 @@ def main() -> int:
         size = SIZES.get(args.explain_size) or int(args.explain_size)
         log = journald_log(size)
         runs = min(args.runs, 2)  # a 1 GB pass takes most of a minute
-        grep = measure("grep -c ERROR (journald log)", f"grep -c ERROR {log} > /dev/null", runs)
+        # wc -l, not grep -c: GNU grep stops at the first match when its output is /dev/null.
+        wc = measure("wc -l (journald log)", f"wc -l {log} > /dev/null", runs)
         explain = measure("litefix explain (journald log)", [*litefix, "explain", str(log)], runs, env)
-        rate = log.stat().st_size / explain.seconds / 1e6
-        rows += [(args.explain_size, grep, ""), (args.explain_size, explain, f"{rate:.0f} MB/s")]
+        size = log.stat().st_size
+        rate = size / explain.seconds / 1e6
+        cpu = size / cpu_seconds([*litefix, "explain", str(log)], env) / 1e6
+        load = os.getloadavg()[0]
+        rows += [(args.explain_size, wc, ""), (args.explain_size, explain, f"{rate:.0f} MB/s ({cpu:.0f} on CPU time)")]
         verdicts.append(
             _verdict(
                 rate >= 20 and explain.rss_mb < 200,
                 f"`explain` of a {args.explain_size} journald log at >= 20 MB/s in bounded memory: "
-                f"{rate:.0f} MB/s, {explain.rss_mb:.0f} MB peak RSS",
+                f"{rate:.0f} MB/s wall, {cpu:.0f} MB/s on CPU time (load average {load:.1f}), "
+                f"{explain.rss_mb:.0f} MB peak RSS",
             )
         )
 

@@ -82,7 +82,8 @@ def test_the_innermost_known_cause_of_a_wrapped_chain_is_explained_with_the_acti
     )
     [group] = explain(line).known
     assert group.key == "s3-access-denied" and group.details == ("action: PutObject",)
-    assert group.operation.endswith("sync error")  # what failed: the outermost catalogued message
+    assert group.operation.startswith("sync error (db.go:DB.monitor)")  # what failed, outermost first
+    assert "s3: upload to %s: %w (s3/replica_client.go" in group.operation
 
 
 # --- version inference -----------------------------------------------------------------------------
@@ -223,3 +224,15 @@ def test_a_log_of_all_different_error_lines_stays_in_bounded_memory() -> None:
     assert doc["records"] == 50_000 and doc["error_lines"] == 50_000
     assert len(doc["unknown"]) == MAX_UNKNOWN_KINDS and doc["unknown_overflow"] == 50_000 - MAX_UNKNOWN_KINDS
     assert usage.ru_maxrss / 1024 < 250, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+
+
+def test_an_sdk_v1_access_denied_names_the_action_from_the_operation_that_failed() -> None:
+    lookup = explain(
+        '2024/03/21 06:42:23 ERROR failed to run error="cannot fetch generations: cannot lookup bucket region: '
+        'AccessDenied: Access Denied"'
+    )
+    [group] = lookup.known
+    assert group.details == ("action: s3:GetBucketLocation (from `cannot lookup bucket region: %w`)",)
+    assert group.operation.startswith("failed to run (cmd/litestream/main.go:main) ← cannot fetch generations")
+    upload = explain(ACCESS_DENIED_V1)
+    assert upload.known[0].details[0].startswith("action: s3:PutObject")

@@ -119,6 +119,18 @@ ENVIRONMENT: tuple[Signature, ...] = (
         fix="Grant the missing action to the key Litestream uses (the action named above, or all of GetObject, "
         "PutObject, DeleteObject, ListBucket, GetBucketLocation on the bucket and prefix), then restart Litestream.",
         upstream=GH + "issues/593",
+        # 0.3's SDK v1 errors do not name the action: the Litestream operation that failed does.
+        hints=(
+            ("bucket region", "action: s3:GetBucketLocation"),
+            ("delete", "action: s3:DeleteObject"),
+            ("generations", "action: s3:ListBucket"),
+            ("snapshots", "action: s3:ListBucket"),
+            ("wal segments", "action: s3:ListBucket"),
+            ("write", "action: s3:PutObject"),
+            ("upload", "action: s3:PutObject"),
+            ("monitor error", "action: s3:PutObject (an upload)"),
+            ("restore", "action: s3:GetObject"),
+        ),
     ),
     Signature(
         id="s3-invalid-access-key",

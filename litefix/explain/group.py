@@ -208,10 +208,12 @@ class _Acc:
 
 
 def _operation(hits: tuple[Hit, ...]) -> str:
-    if not hits:
-        return ""
-    entry = hits[0].entry
-    return f"{entry.where[0]}: {entry.fmt}" if entry.where else entry.fmt
+    """What failed, outermost first: `failed to run (cmd/litestream/main.go:main) ← cannot fetch …`."""
+    parts = []
+    for hit in hits[:4]:
+        entry = hit.entry
+        parts.append(f"{entry.fmt} ({entry.where[0]})" if entry.where else entry.fmt)
+    return " ← ".join(parts)
 
 
 class Grouper:

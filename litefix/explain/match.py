@@ -107,6 +107,8 @@ class Classifier:
             head = _LOGGER_PREFIX.match(text)
             starts = (0, head.end()) if head else (0,)
             hits = tuple(h for h in self.catalogue.find(text) if h.entry.kind == "error" or h.start in starts)
+        if candidates and hits:
+            candidates = tuple(_hinted(c, hits) for c in candidates)
         level = record.level or _level_of(hits)
         routine = not candidates and (
             (level in ("INFO", "DEBUG") and bool(hits)) or level == "DEBUG" or bool(ROUTINE.match(level, text))
@@ -131,3 +133,14 @@ def span_masks(hits: tuple[Hit, ...]) -> tuple[tuple[str, int], ...]:
         label, mask = spans.get((hit.start, hit.end), (f"message: {hit.entry.fmt}", 0))
         spans[(hit.start, hit.end)] = (label, mask | hit.entry.mask)
     return tuple(spans.values())
+
+
+def _hinted(candidate: Candidate, hits: tuple[Hit, ...]) -> Candidate:
+    """A candidate without a detail of its own gets one from the operation that failed (`hints`)."""
+    if candidate.detail or not candidate.signature.hints:
+        return candidate
+    for needle, detail in candidate.signature.hints:
+        for hit in hits:
+            if needle in hit.entry.fmt:
+                return Candidate(candidate.signature, candidate.end, candidate.db, f"{detail} (from `{hit.entry.fmt}`)")
+    return candidate

@@ -47,6 +47,7 @@ class Signature:
     applies: str = ""
     fixed_in: str = ""
     upstream: str = ""
+    hints: tuple[tuple[str, str], ...] = ()  # (words of a catalogued message in the chain, detail to show)
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
