@@ -236,3 +236,25 @@ def test_an_sdk_v1_access_denied_names_the_action_from_the_operation_that_failed
     assert group.operation.startswith("failed to run (cmd/litestream/main.go:main) ← cannot fetch generations")
     upload = explain(ACCESS_DENIED_V1)
     assert upload.known[0].details[0].startswith("action: s3:PutObject")
+
+
+def test_lines_split_across_blocks_and_multibyte_characters_survive(tmp_path: Path) -> None:
+    """Tiny blocks force every split: a UTF-8 character across two reads, a line across many."""
+    from litefix.explain.logfmt import read_blocks
+
+    text = "première ligne é\n" + "x" * 50 + "\n\ndernière—ligne sans fin"
+    log = tmp_path / "split.log"
+    log.write_text(text, encoding="utf-8")
+    with open(log, "rb") as handle:
+        lines = [line for block in read_blocks(handle, str(log), block=7) for line in block]
+    assert lines == text.split("\n")
+
+
+def test_an_overlong_line_across_blocks_is_cut_once(tmp_path: Path) -> None:
+    from litefix.explain.logfmt import read_blocks
+
+    log = tmp_path / "long.log"
+    log.write_bytes(b"a" * (MAX_LINE + 5000) + b"\nnext\n")
+    with open(log, "rb") as handle:
+        lines = [line for block in read_blocks(handle, str(log), block=4096) for line in block]
+    assert lines == ["a" * MAX_LINE, "next"]

@@ -19,13 +19,14 @@ Nothing here prints or exits; `litefix.render.explain` turns an `Explanation` in
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from litefix.errors import CannotInspect, describe_os_error
 from litefix.explain.catalogue import load as load_catalogue
 from litefix.explain.group import Explanation, Group, explain_records, normalise
-from litefix.explain.logfmt import MAX_LINE, MAX_LINE_RUN, Counter, LogRecord, parse, parse_line, read_lines, records
+from litefix.explain.logfmt import MAX_LINE, MAX_LINE_RUN, Counter, LogRecord, parse, parse_line, read_blocks, records
 from litefix.explain.match import BY_ID, SIGNATURES
 from litefix.explain.signatures import ROUTINE, Signature
 
@@ -74,7 +75,7 @@ def read_log(source: str, stdin: BinaryIO) -> Iterator[str]:
     import stat
 
     if source == "-":
-        return _guarded(read_lines(stdin, "stdin"), "stdin")
+        return itertools.chain.from_iterable(_guarded(read_blocks(stdin, "stdin"), "stdin"))
     try:
         handle = open(source, "rb")  # noqa: SIM115 - closed by the generator below
     except FileNotFoundError:
@@ -95,18 +96,18 @@ def read_log(source: str, stdin: BinaryIO) -> Iterator[str]:
             f"cannot read {source}: it is a device, not a log file",
             "save the log to a file or pipe it in: `journalctl -u litestream | litefix explain -`",
         )
-    return _closing(handle, source)
+    return itertools.chain.from_iterable(_closing(handle, source))
 
 
-def _closing(handle: BinaryIO, source: str) -> Iterator[str]:
+def _closing(handle: BinaryIO, source: str) -> Iterator[list[str]]:
     with handle:
-        yield from _guarded(read_lines(handle, source), source)
+        yield from _guarded(read_blocks(handle, source), source)
 
 
-def _guarded(lines: Iterator[str], source: str) -> Iterator[str]:
+def _guarded(blocks: Iterator[list[str]], source: str) -> Iterator[list[str]]:
     """Turns a read error in mid-stream (EIO, a vanished NFS file) into the one-sentence error."""
     try:
-        yield from lines
+        yield from blocks
     except OSError as exc:
         raise describe_os_error(exc, source) from None
 

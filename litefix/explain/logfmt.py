@@ -15,6 +15,7 @@ the input with one sentence instead of eating memory or hanging.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -362,7 +363,12 @@ def parse(text: str) -> tuple[int, list[LogRecord]]:
 
 
 def read_lines(handle: BinaryIO, name: str, block: int = 1 << 20) -> Iterator[str]:
-    """The lines of a binary stream, decoded (bad UTF-8 becomes U+FFFD), each cut at MAX_LINE.
+    """The lines of a binary stream, decoded (bad UTF-8 becomes U+FFFD), each cut at MAX_LINE."""
+    return itertools.chain.from_iterable(read_blocks(handle, name, block))
+
+
+def read_blocks(handle: BinaryIO, name: str, block: int = 1 << 20) -> Iterator[list[str]]:
+    """The lines of a binary stream, a block's worth at a time (one generator step per block, not per line).
 
     Reads blocks of `block` bytes and decodes every complete line of a block at once; only the
     unfinished last line is carried over, and of an overlong line only its first MAX_LINE bytes.
@@ -383,7 +389,7 @@ def read_lines(handle: BinaryIO, name: str, block: int = 1 << 20) -> Iterator[st
             else:
                 carry += data
                 if len(carry) > MAX_LINE:
-                    yield carry[:MAX_LINE].decode("utf-8", errors="replace")
+                    yield [carry[:MAX_LINE].decode("utf-8", errors="replace")]
                     overlong = len(carry) - MAX_LINE
                     carry = b""
             if overlong > MAX_LINE_RUN:
@@ -397,14 +403,13 @@ def read_lines(handle: BinaryIO, name: str, block: int = 1 << 20) -> Iterator[st
         if overlong:  # the overlong line ends in this block: drop its tail
             head = head[head.find(b"\n") + 1 :]
             overlong = 0
-        text = (carry + head).decode("utf-8", errors="replace")
-        carry = b""
-        for line in text.split("\n")[:-1]:
-            yield line if len(line) <= MAX_LINE else line[:MAX_LINE]
+        lines = (carry + head).decode("utf-8", errors="replace").split("\n")
+        lines.pop()  # the empty string after the last newline
+        yield [line if len(line) <= MAX_LINE else line[:MAX_LINE] for line in lines]
         carry = rest
         if len(carry) > MAX_LINE:
-            yield carry[:MAX_LINE].decode("utf-8", errors="replace")
+            yield [carry[:MAX_LINE].decode("utf-8", errors="replace")]
             overlong = len(carry) - MAX_LINE
             carry = b""
     if carry and not overlong:
-        yield carry.decode("utf-8", errors="replace")
+        yield [carry.decode("utf-8", errors="replace")]
