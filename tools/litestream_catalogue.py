@@ -288,14 +288,22 @@ def build(git_dir: str) -> dict[str, object]:
     }
 
 
+def dump(doc: dict[str, object]) -> str:
+    """JSON with one message per line: a regeneration after a release diffs as the lines that changed."""
+    messages = doc["messages"]
+    assert isinstance(messages, list)
+    head = {k: v for k, v in doc.items() if k != "messages"}
+    lines = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
+    return json.dumps(head, ensure_ascii=False)[:-1] + ', "messages": [\n' + ",\n".join(lines) + "\n]}\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("git_dir")
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     doc = build(args.git_dir)
-    text = json.dumps(doc, indent=0, ensure_ascii=False, sort_keys=False)
-    Path(args.out).write_text(text + "\n")
+    Path(args.out).write_text(dump(doc))
     print(f"{len(doc['messages'])} messages over {len(doc['versions'])} releases -> {args.out}", file=sys.stderr)  # type: ignore[arg-type]
     return 0
 
