@@ -318,6 +318,13 @@ class Grouper:
             inference.add(label, mask)
         return inference
 
+    def _described(self, inference: Inference) -> str:
+        """The range, naming the banner's release when it is newer than the catalogue (0.5.17 vs 0.5.16)."""
+        described = inference.describe()
+        if described.startswith("newer than") and self.banners:
+            return f"{', '.join(self.banners)} ({described}, the newest release in the catalogue)"
+        return described
+
     def result(self, lines: int) -> Explanation:
         inference = self.infer()
         mask = inference.mask
@@ -367,7 +374,7 @@ class Grouper:
             unknown=tuple(unknown),
             litestream_versions=tuple(self.banners),
             catalogued=tuple(catalogued),
-            versions=inference.describe(),
+            versions=self._described(inference),
             version_evidence=tuple(
                 f"{label}: {versions.describe(m)}" for label, m in list(inference.evidence.items())[:12]
             ),
