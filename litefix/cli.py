@@ -117,8 +117,11 @@ def explain(
 ) -> None:
     """Explain pasted Litestream log lines: what each known one means, its cause and its fix.
 
-    Repeats are grouped; lines litefix does not know are listed as unknown. Exits 1 when a
-    known error signature is found.
+    Knows every message Litestream 0.3.0 to 0.5.x logs, infers the release range from the log
+    and never gives a cause that range rules out. Repeats are grouped; lines litefix does not
+    know are listed as unknown. Exits 1 when any ERROR-level line (known or not) or a known
+    error signature is found, 0 for routine and warning lines. Reads a stream: lines are cut
+    at 64 KiB, and a device or 64 MiB without a line break is refused (exit 3).
 
     Example: docker logs litestream 2>&1 | litefix explain -
     """

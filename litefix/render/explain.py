@@ -28,8 +28,12 @@ def explanation_text(explanation: Explanation) -> str:
     """
     blocks: list[str] = []
     fixes: dict[str, str] = {}
+    if explanation.records:
+        blocks.append(_versions_line(explanation))
     for group in explanation.known:
         blocks.append(_signature_block(group, fixes))
+    if explanation.catalogued:
+        blocks.append(_catalogued_block(explanation.catalogued))
     if explanation.unknown:
         blocks.append(_unknown_block(explanation.unknown))
     blocks.append(explanation_verdict(explanation))
@@ -42,10 +46,37 @@ def explanation_verdict(explanation: Explanation) -> str:
     counts = {s: sum(1 for g in explanation.known if g.signature and g.signature.severity is s) for s in Severity}
     parts = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}" for s in reversed(Severity) if counts[s]]
     known = ", ".join(parts) if parts else "no known signature"
-    unknown = sum(g.count for g in explanation.unknown)
+    unknown = sum(g.count for g in explanation.unknown) + explanation.unknown_overflow
+    catalogued = sum(g.count for g in explanation.catalogued)
     lines = f"{explanation.lines} line{'s' if explanation.lines != 1 else ''}"
-    tail = f"; {unknown} unknown line{'s' if unknown != 1 else ''}" if unknown else ""
-    return f"{lines}: {known}{tail}"
+    tail = (
+        f"; {catalogued} Litestream line{'s' if catalogued != 1 else ''} without a curated explanation"
+        if catalogued
+        else ""
+    )
+    tail += f"; {unknown} unknown line{'s' if unknown != 1 else ''}" if unknown else ""
+    errors = f"; {explanation.error_lines} at ERROR level" if explanation.error_lines else ""
+    return f"{lines}: {known}{tail}{errors}"
+
+
+def _versions_line(explanation: Explanation) -> str:
+    """The release range the log allows, and what said so (first pieces of evidence only)."""
+    line = f"Litestream version: {explanation.versions}"
+    if explanation.version_evidence:
+        line += " (from " + "; ".join(explanation.version_evidence[:3]) + ")"
+    if explanation.version_conflicts:
+        line += f"; set aside as contradicting the rest (an upgrade?): {', '.join(explanation.version_conflicts[:3])}"
+    return _clip(line, 400)
+
+
+def _catalogued_block(groups: Sequence[Group]) -> str:
+    total = sum(g.count for g in groups)
+    head = f"LITESTREAM {len(groups)} kind{'s' if len(groups) != 1 else ''} of message without a curated explanation"
+    lines = [head + f" ({total} line{'s' if total != 1 else ''}): what failed, and the releases that log it"]
+    for g in groups:
+        lines.append(f"  ×{g.count:<4} line {g.first_line} [{g.level or '?'}] {_clip(g.operation, 160)}")
+        lines.append(f"        releases: {g.releases}; example: {_clip(g.example)}")
+    return "\n".join(lines)
 
 
 def _signature_block(group: Group, fixes: dict[str, str]) -> str:
@@ -68,7 +99,12 @@ def _signature_block(group: Group, fixes: dict[str, str]) -> str:
     if signature.cause or signature.fix:  # routine lines need no more than what they are
         fields += [
             ("versions", ", ".join(signature.versions)),
+            ("what", group.operation),
+            ("detail", ", ".join(group.details)),
             ("cause", signature.cause),
+            ("also", "; ".join(f"{s.id}: {s.cause}" for s in group.alternatives)),
+            ("fixed", group.fixed),
+            ("upstream", signature.upstream),
             ("fix", fix),
             ("run", group.command),
             ("codes", ", ".join(signature.codes)),
@@ -79,7 +115,7 @@ def _signature_block(group: Group, fixes: dict[str, str]) -> str:
         if not value:
             continue
         prefix = f"  {label + ':':<10}"
-        if label == "example":
+        if label in ("example", "upstream"):
             lines.append(prefix + value)
         else:
             lines.append(textwrap.fill(value, EXPLAIN_WIDTH, initial_indent=prefix, subsequent_indent=" " * 12))
@@ -95,5 +131,5 @@ def _unknown_block(groups: Sequence[Group]) -> str:
     return "\n".join(lines)
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= EXAMPLE_WIDTH else text[: EXAMPLE_WIDTH - 1] + "…"
+def _clip(text: str, width: int = EXAMPLE_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

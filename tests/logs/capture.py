@@ -533,6 +533,41 @@ def malformed(version: str, tag: str) -> dict[str, str]:
     return {f"{tag}-malformed.log": lab.log.read_text(), f"{tag}-malformed-restore.txt": restore}
 
 
+@scenario("0.3.13", "0.5.17")
+def config_as_db(version: str, tag: str) -> dict[str, str]:
+    """The config's path where the database goes: `replicate litestream.yml URL` (no -config), a common slip."""
+    lab = Lab(version, f"{tag}-config-as-db")
+    out = open(lab.log, "ab")  # noqa: SIM115 - the process owns it until it exits
+    proc = subprocess.Popen(
+        [str(lab.binary), "replicate", str(lab.config), f"file://{lab.replica}"],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=lab.dir,
+    )
+    out.close()
+    _STARTED.append(proc)
+    time.sleep(2.5)
+    lab.stop(proc)
+    return {f"{tag}-config-as-db.log": lab.log.read_text()}
+
+
+@scenario("0.3.13", "0.5.17")
+def other_release_cli(version: str, tag: str) -> dict[str, str]:
+    """Flags and commands of the other release: `restore -v`/`reset` on 0.3, `restore -generation`/`generations`
+    on 0.5. Only each command's first line is kept: the usage text after it is the same for every user."""
+    lab = Lab(version, f"{tag}-other-release-cli")
+    lab.app("migrate")
+    if version.startswith("0.3"):
+        runs = [("restore", "-v", "-o", "out.db", str(lab.db)), ("reset", str(lab.db))]
+    else:
+        runs = [("restore", "-generation", "x", "-o", "out.db", str(lab.db)), ("generations", str(lab.db))]
+    text = ""
+    for run in runs:
+        lines = lab.litestream(*run).splitlines(keepends=True)
+        text += next((line for line in lines if "flag provided" in line or "unknown command" in line), lines[0])
+    return {f"{tag}-other-release-cli.txt": text}
+
+
 def main(argv: list[str]) -> int:
     args = argv[1:]
     out = HERE
