@@ -32,6 +32,7 @@ def registry() -> dict[str, Inspector]:
         database_file,
         integrity,
         litestream_tables,
+        locks,
         meta_dir,
         processes,
         repair_journal,
@@ -50,6 +51,7 @@ def registry() -> dict[str, Inspector]:
         "meta-dir": meta_dir.inspect,
         "litestream-tables": litestream_tables.inspect,
         "binary": binary.inspect,
+        "locks": locks.inspect,
         "replica": replica.inspect,
         "integrity": integrity.inspect,
     }
