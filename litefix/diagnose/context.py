@@ -23,6 +23,7 @@ from litefix.system.procfs import ProcessScan, find_open_descriptors
 if TYPE_CHECKING:  # the config module (and YAML) load only when a config is in play
     from litefix.config import DatabaseConfig, LitestreamConfig
     from litefix.diagnose.inspectors import Report
+    from litefix.system.disk import Filesystem
     from litefix.system.locks import LockSample
     from litefix.system.schema import Schema
 
@@ -339,3 +340,10 @@ class Context:
     def lock_sample(self) -> LockSample:
         """The first lock sample of this diagnosis, shared by every inspector that asks."""
         return self.sample_locks()
+
+    @cached_property
+    def filesystem(self) -> Filesystem | None:
+        """Free and total space of the filesystem the database (or its directory) is on."""
+        from litefix.system.disk import filesystem_of
+
+        return filesystem_of(self.real_db)
