@@ -38,6 +38,7 @@ def registry() -> dict[str, Inspector]:
         processes,
         repair_journal,
         replica,
+        schema_compat,
         shm,
         wal,
     )
@@ -53,6 +54,7 @@ def registry() -> dict[str, Inspector]:
         "disk": disk.inspect,
         "litestream-tables": litestream_tables.inspect,
         "binary": binary.inspect,
+        "schema-compat": schema_compat.inspect,
         "locks": locks.inspect,
         "replica": replica.inspect,
         "integrity": integrity.inspect,
