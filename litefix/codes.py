@@ -361,9 +361,9 @@ CODES: dict[str, Code] = _codes(
     Code(
         "checkpoint-blocked",
         Severity.WARNING,
-        "A process other than Litestream has held a read transaction for over a second that pins an old WAL "
-        "frame: no checkpoint can copy the frames after it, and the -wal cannot restart, so it grows. An "
-        "error past 1 GiB.",
+        "A read transaction held for over a second pins an old WAL frame: no checkpoint can copy the frames "
+        "after it and the -wal cannot restart, so it grows. Held by the app (a stuck job, an open console), "
+        "or by Litestream itself when its syncs fail (it checkpoints only after a sync). An error past 1 GiB.",
         "End that transaction (a stuck job, an open console, a leaked connection: the pid and command are in "
         "the evidence); keep read transactions short. Litestream checkpoints by itself once it is released.",
         (),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
 from litefix.diagnose.inspectors import Report
-from litefix.model import Severity
+from litefix.model import Finding, Severity
 from litefix.system.locks import LockSample
 
 # Confirmation samples, in seconds after the first: a lock held across all of them is "long-held".
@@ -23,6 +23,10 @@ CONFIRM_AT = (0.3, 1.0)
 # SQLite's default wal_autocheckpoint (and Litestream's min-checkpoint-page-count): below this many
 # frames a pinned WAL is what every healthy deployment has between checkpoints.
 NORMAL_WAL_FRAMES = 1000
+# Litestream holds a read transaction on purpose and releases it to checkpoint after each sync that
+# finds the WAL past 1000 pages; this many frames behind its mark means it is not checkpointing
+# (measured with 0.5.17 and an unreachable S3 replica: its mark stays at frame 4 while the -wal grows).
+LITESTREAM_STUCK_FRAMES = 10 * NORMAL_WAL_FRAMES
 # A pinned WAL past this size is an error: every reader walks it, and the next checkpoint copies it.
 WAL_ERROR_BYTES = 1 << 30
 
@@ -36,12 +40,13 @@ class Pin:
     frame: int
 
 
-def _pins(sample: LockSample, litestream: set[int]) -> list[Pin]:
-    """Readers outside Litestream whose snapshot ends before the WAL's last frame.
+def _pins(sample: LockSample, litestream: set[int], *, of_litestream: bool = False) -> list[Pin]:
+    """Readers whose snapshot ends before the WAL's last frame: outside Litestream, or (with
+    `of_litestream`) Litestream's own read transaction once it is far behind.
 
-    Litestream holds a read transaction on purpose (it runs the checkpoints itself), so its own
-    mark is not a finding. A reader on slot 0 reads the database file alone and blocks every
-    backfill, so it pins at nBackfill.
+    Litestream holds a read transaction on purpose (it runs the checkpoints itself), so its mark
+    counts only past LITESTREAM_STUCK_FRAMES. A reader on slot 0 reads the database file alone and
+    blocks every backfill, so it pins at nBackfill.
     """
     index = sample.index
     if index is None or not index.header.is_init:
@@ -50,9 +55,9 @@ def _pins(sample: LockSample, litestream: set[int]) -> list[Pin]:
     out: list[Pin] = []
     for slot, pids in sample.locks.readers.items():
         frame = index.n_backfill if slot == 0 else index.read_marks[slot]
-        if frame >= mx_frame:
+        if frame >= mx_frame or (of_litestream and mx_frame - frame < LITESTREAM_STUCK_FRAMES):
             continue
-        out.extend(Pin(pid, slot, frame) for pid in pids if pid not in litestream)
+        out.extend(Pin(pid, slot, frame) for pid in pids if (pid in litestream) == of_litestream)
     return out
 
 
@@ -64,7 +69,8 @@ def _writers(sample: LockSample) -> set[int]:
 def _suspicious(sample: LockSample, litestream: set[int]) -> bool:
     index = sample.index
     big = index is not None and index.header.mx_frame >= NORMAL_WAL_FRAMES
-    return bool(_writers(sample)) or (big and bool(_pins(sample, litestream)))
+    stuck = bool(_pins(sample, litestream, of_litestream=True))
+    return bool(_writers(sample)) or (big and bool(_pins(sample, litestream))) or stuck
 
 
 def inspect(ctx: Context) -> Report:
@@ -104,21 +110,31 @@ def _command(ctx: Context, pid: int) -> str:
 def _report_pins(
     ctx: Context, report: Report, samples: list[LockSample], litestream: set[int], held_for: float
 ) -> None:
-    stable = set(_pins(samples[0], litestream))
-    for sample in samples[1:]:
-        stable &= set(_pins(sample, litestream))
-    last = samples[-1]
-    if not stable or last.index is None or last.index.header.mx_frame < NORMAL_WAL_FRAMES:
-        return
+    for of_litestream in (False, True):
+        stable = set(_pins(samples[0], litestream, of_litestream=of_litestream))
+        for sample in samples[1:]:
+            stable &= set(_pins(sample, litestream, of_litestream=of_litestream))
+        last = samples[-1]
+        if stable and last.index is not None and last.index.header.mx_frame >= NORMAL_WAL_FRAMES:
+            report.findings.append(_pin_finding(ctx, stable, last, litestream, held_for, of_litestream))
+            return
+
+
+def _pin_finding(
+    ctx: Context, stable: set[Pin], last: LockSample, litestream: set[int], held_for: float, of_litestream: bool
+) -> Finding:
     index = last.index
+    assert index is not None
     oldest = min(stable, key=lambda p: p.frame)
     page = index.header.page_size or 4096
     behind = index.header.mx_frame - oldest.frame
     wal_bytes = last.wal_size
     others = sorted({p.pid for p in stable} - {oldest.pid})
+    command = _command(ctx, oldest.pid)
     evidence: dict[str, object] = {
         "pid": oldest.pid,
-        "command": _command(ctx, oldest.pid),
+        "command": command,
+        "litestream": of_litestream,
         "read_mark_slot": oldest.slot,
         "pinned_frame": oldest.frame,
         "mx_frame": index.header.mx_frame,
@@ -132,14 +148,22 @@ def _report_pins(
     if others:
         evidence["other_pinning_pids"] = others
     severity = Severity.ERROR if wal_bytes >= WAL_ERROR_BYTES else Severity.WARNING
-    report.findings.append(
-        CODES["checkpoint-blocked"].finding(
-            f"pid {oldest.pid} ({evidence['command']}) holds a read transaction that pins frame {oldest.frame} "
-            f"of {ctx.wal_path}: {behind} frames ({_size(behind * (page + 24))}) cannot be checkpointed and the "
-            f"-wal ({_size(wal_bytes)}) cannot restart while it lasts",
+    waiting = f"{behind} frames ({_size(behind * (page + 24))}) cannot be checkpointed"
+    if of_litestream:
+        return CODES["checkpoint-blocked"].finding(
+            f"Litestream (pid {oldest.pid}) has kept its read transaction at frame {oldest.frame} of "
+            f"{ctx.wal_path} while {waiting}: it checkpoints only after it syncs, so its syncs are failing "
+            f"and the -wal ({_size(wal_bytes)}) grows until the disk is full",
             evidence,
             severity=severity,
+            hint="Find why Litestream does not sync (its log, `litefix explain`; an unreachable replica?): "
+            "once a sync succeeds it checkpoints the -wal itself.",
         )
+    return CODES["checkpoint-blocked"].finding(
+        f"pid {oldest.pid} ({command}) holds a read transaction that pins frame {oldest.frame} of "
+        f"{ctx.wal_path}: {waiting} and the -wal ({_size(wal_bytes)}) cannot restart while it lasts",
+        evidence,
+        severity=severity,
     )
 
 
