@@ -6,6 +6,7 @@ then the converted config is used for real: 0.5.17 replicates with it and restor
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 import yaml
 
 from tests.helpers import litefix
-from tests.litestream_harness import binary, count_rows, deployment, write_rows
+from tests.litestream_harness import Deployment, binary, count_rows, deployment, migrate, write_rows
+from tests.s3server import S3Server
 from tests.scenarios import healthy_deployment, wait_replicated
+from tests.test_replica import s3_config
 
 pytestmark = pytest.mark.litestream
 
@@ -124,3 +127,41 @@ def test_write_config_never_overwrites_the_original(tmp_path: Path) -> None:
     assert config.read_bytes() == before
     bad = litefix("upgrade-check", "--to", "latest", "--config", config)
     assert bad.code == 2 and "not a Litestream version" in bad.err
+
+
+def test_upgrade_from_0313_to_0517_with_an_s3_replica(tmp_path: Path, s3: S3Server) -> None:
+    """The same through S3 (moto on 127.0.0.1): 0.5.17 restores what 0.3.13 uploaded."""
+    bucket = f"litefix-upgrade-{os.getpid()}"
+    s3.create_bucket(bucket)
+    dep = Deployment(tmp_path, "0.3.13")
+    config = tmp_path / "litestream.yml"
+    config.write_text(s3_config("0.3.13", dep.db(), s3.endpoint, bucket))
+    migrate(dep.db(), 20)
+    rep = dep.replicate(config=config)
+    try:
+        rep.wait_for_log("snapshot written", 30)
+        write_rows(dep.db(), 5)
+        rep.wait_for_log("wal segment written", 30)
+    finally:
+        rep.stop()
+    converted = tmp_path / "litestream-0.5.yml"
+    result = litefix(
+        "upgrade-check",
+        "--to",
+        "0.5.17",
+        "--config",
+        config,
+        "--litestream",
+        binary("0.3.13"),
+        "--target-litestream",
+        binary("0.5.17"),
+        "--write-config",
+        converted,
+        "--json",
+    )
+    doc = result.json()
+    assert result.code == 0, doc["checks"]
+    replica = yaml.safe_load(converted.read_text())["dbs"][0]["replica"]
+    assert replica["type"] == "s3" and replica["bucket"] == bucket and replica["endpoint"] == s3.endpoint
+    [restore] = _checks(doc, f"restore {dep.db().name}")
+    assert restore["status"] == "ok" and "solid_cable_messages" in restore["evidence"]["tables"]
