@@ -7,6 +7,7 @@ and the -shm; the fingerprint assertions prove it took no lock and changed no by
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -123,7 +124,26 @@ def test_busy_writer_committing_all_the_time_is_not_a_held_lock(tmp_path: Path) 
         writer.wait()
 
 
-def test_rollback_mode_reserved_lock_is_named() -> None:
+def test_write_transaction_held_in_rollback_mode_is_database_locked_reserved(tmp_path: Path) -> None:
+    """Rollback-journal mode locks the database file itself: RESERVED at 0x40000001 from BEGIN IMMEDIATE."""
+    db = tmp_path / "app.db"
+    con = sqlite3.connect(db)
+    con.execute(f"CREATE TABLE {APP_TABLE} (id INTEGER PRIMARY KEY, channel TEXT, payload TEXT)")
+    con.commit()
+    con.close()
+    holder = start_app(db)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute(f"INSERT INTO {APP_TABLE} (channel, payload) VALUES ('a', 'b')")
+        doc = litefix("diagnose", db, "--json").json()
+        [locked] = _findings(doc, "database-locked")
+        assert locked["evidence"]["pid"] == holder.pid
+        assert locked["evidence"]["lock"].startswith("RESERVED")
+    finally:
+        holder.kill()
+
+
+def test_proc_locks_lines_are_parsed() -> None:
     """The lock table's own format, as the kernel prints it (POSIX lines, a waiter, an OFD line)."""
     text = (
         "1: POSIX  ADVISORY  WRITE 4242 fe:00:2149192 1073741825 1073741825\n"
