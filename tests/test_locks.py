@@ -45,8 +45,9 @@ def _findings(result_json: dict[str, object], code: str) -> list[dict[str, objec
     return [f for f in result_json["findings"] if f["code"] == code]  # type: ignore[index, union-attr]
 
 
-def test_reader_holding_a_transaction_under_litestream_is_checkpoint_blocked(tmp_path: Path) -> None:
-    with deployment(tmp_path, "0.5.17") as dep:
+@pytest.mark.parametrize("version", ["0.3.13", "0.5.17"])
+def test_reader_holding_a_transaction_under_litestream_is_checkpoint_blocked(tmp_path: Path, version: str) -> None:
+    with deployment(tmp_path, version) as dep:
         db = dep.db()
         migrate(db, 10)
         rep = start_replicating(dep)

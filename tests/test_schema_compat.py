@@ -12,7 +12,7 @@ from pathlib import Path
 import apsw
 import pytest
 
-from tests.helpers import litefix
+from tests.helpers import fingerprint, litefix
 from tests.litestream_harness import Replicator, binary, config_text
 
 pytestmark = pytest.mark.litestream
@@ -51,8 +51,10 @@ def _replicate(tmp_path: Path, version: str, db: Path) -> Replicator:
 def test_schema_syntax_older_litestream_cannot_parse_is_too_old(tmp_path: Path, case: str) -> None:
     sql, error, named = CASES[case]
     db = _database(tmp_path / "app.db", sql)
-    # litefix says it before Litestream ever runs ...
+    # litefix says it before Litestream ever runs, reading the schema through SQLite without a trace ...
+    before = fingerprint(tmp_path)
     result = litefix("diagnose", db, "--json", "--litestream", binary("0.3.13"))
+    assert fingerprint(tmp_path) == before
     findings = [f for f in result.json()["findings"] if f["code"] == "litestream-sqlite-too-old"]
     assert len(findings) == 1, result.out
     objects = findings[0]["evidence"]["objects"]

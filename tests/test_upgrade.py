@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import litefix
+from tests.helpers import fingerprint, litefix
 from tests.litestream_harness import Deployment, binary, count_rows, deployment, migrate, write_rows
 from tests.s3server import S3Server
 from tests.scenarios import healthy_deployment, wait_replicated
@@ -43,6 +43,7 @@ def test_upgrade_from_0313_to_0517_converts_the_config_and_restores_the_old_repl
         entrypoint = tmp_path / "docker-entrypoint.sh"
         entrypoint.write_text(ENTRYPOINT)
         converted = tmp_path / "litestream-0.5.yml"
+        before = fingerprint(tmp_path)
         result = litefix(
             "upgrade-check",
             "--to",
@@ -60,6 +61,10 @@ def test_upgrade_from_0313_to_0517_converts_the_config_and_restores_the_old_repl
             "--json",
         )
         doc = result.json()
+        # Nothing but the new config file was written: database, meta dir and replica are as they were.
+        after = fingerprint(tmp_path)
+        assert set(after) - set(before) == {converted.name}
+        assert {k: v for k, v in after.items() if k != converted.name} == before
         assert doc["from"] == "0.3.13" and doc["to"] == "0.5.17"
         assert config.read_bytes() == original  # never written over
         # The config: a 0.5 `replica:` mapping, read by the real 0.5.17.
