@@ -122,6 +122,30 @@ def test_upgrade_from_0515_to_0517_keeps_the_config_and_is_ready(tmp_path: Path)
         assert "ready: nothing found that 0.5.17 would break" in result.out
 
 
+def test_a_replica_with_nothing_yet_is_a_warning_not_a_lost_format(tmp_path: Path) -> None:
+    """A first deploy: neither the current 0.3.13 nor the target 0.5.17 finds a backup."""
+    db = tmp_path / "app.db"
+    migrate(db, 3)
+    config = tmp_path / "litestream.yml"
+    config.write_text(f"dbs:\n  - path: {db}\n    replicas:\n      - type: file\n        path: {tmp_path / 'r'}\n")
+    result = litefix(
+        "upgrade-check",
+        "--to",
+        "0.5.17",
+        "--config",
+        config,
+        "--litestream",
+        binary("0.3.13"),
+        "--target-litestream",
+        binary("0.5.17"),
+        "--json",
+    )
+    [restore] = _checks(result.json(), "restore app.db")
+    assert restore["status"] == "warn", restore
+    assert "no matching backup" in restore["evidence"]["restore_by_0.3.13"]
+    assert result.code == 0
+
+
 def test_write_config_never_overwrites_the_original(tmp_path: Path) -> None:
     config = tmp_path / "litestream.yml"
     config.write_text(f"dbs:\n  - path: {tmp_path / 'app.db'}\n    replicas:\n      - path: {tmp_path / 'r'}\n")

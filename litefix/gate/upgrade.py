@@ -241,22 +241,41 @@ def check_config_with_target(target: Binary, config_path: str) -> UpgradeCheck:
     )
 
 
-def check_restore(target: Binary, config_path: str, db: str) -> UpgradeCheck:
-    """Restore the replica's latest state with the target into a private directory, then check it."""
+def _restore(binary: Binary, config_path: str, db: str, out: str) -> tuple[bool, str]:
+    run = Invocation(binary).run(["restore", "-config", config_path, "-o", out, db], timeout=600)
+    return run.code == 0 and os.path.exists(out), run.text
+
+
+def check_restore(
+    target: Binary, config_path: str, db: str, current: Binary | None = None, current_config: str | None = None
+) -> UpgradeCheck:
+    """Restore the replica's latest state with the target into a private directory, then check it.
+
+    When the target cannot, the current binary tries with the current config: if it cannot either,
+    the replica has nothing to restore yet (a first deploy) rather than a format the target lost.
+    """
     from litefix.system.schema import SchemaError, check_integrity, read_schema
 
     name = f"restore {os.path.basename(db)}"
+    evidence: dict[str, JSON] = {"db": db, "litestream": str(target.version)}
     with tempfile.TemporaryDirectory(prefix="litefix-upgrade-") as scratch:
         out = os.path.join(scratch, os.path.basename(db))
-        run = Invocation(target).run(["restore", "-config", config_path, "-o", out, db], timeout=600)
-        evidence: dict[str, JSON] = {"db": db, "litestream": str(target.version), "exit_code": run.code}
-        if run.code or not os.path.exists(out):
-            evidence["output"] = run.text[-2000:]
+        restored, text = _restore(target, config_path, db, out)
+        if not restored:
+            evidence["output"] = text[-2000:]
+            if current is not None and current_config is not None:
+                before, before_text = _restore(current, current_config, db, os.path.join(scratch, "current"))
+                evidence[f"restore_by_{current.version}"] = "ok" if before else _last(before_text)
+                if not before:
+                    return UpgradeCheck(
+                        name,
+                        WARN,
+                        f"neither {current.version} nor {target.version} restores the replica of {db} "
+                        f"({_last(text)}): nothing to restore yet?",
+                        evidence,
+                    )
             return UpgradeCheck(
-                name,
-                FAIL,
-                f"Litestream {target.version} cannot restore the replica of {db}: {_last(run.text)}",
-                evidence,
+                name, FAIL, f"Litestream {target.version} cannot restore the replica of {db}: {_last(text)}", evidence
             )
         try:
             integrity = check_integrity(out, "quick")
@@ -392,7 +411,7 @@ def upgrade_check(
             checks.append(check_config_with_target(target, probe))
             for db in reread.dbs:
                 if not db.dir and db.replica is not None:
-                    checks.append(check_restore(target, probe, db.path))
+                    checks.append(check_restore(target, probe, db.path, current, config.source_path))
             checks += check_schema(target, dbs)
             if entrypoint:
                 checks += lint_entrypoint(entrypoint, target)
