@@ -128,6 +128,12 @@ def check_summary(run: InspectorRun) -> str:
         return "on " + (", ".join(facts.get("filesystems") or []) or "unknown filesystems") + ", not temporary"
     if run.name == "replicas":
         return f"{facts.get('replicas')} replica locations, none shared"
+    if run.name == "disk":
+        return f"{int(facts.get('free_bytes', 0)) >> 20} MiB free on {facts.get('path')}"
+    if run.name == "locks":
+        return "no lock held for long" if "wal_writer" not in facts else "write lock seen, not held for long"
+    if run.name == "schema-compat":
+        return f"schema parsed by {facts.get('embedded_sqlite')}"
     return "ok"
 
 
