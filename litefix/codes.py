@@ -372,9 +372,8 @@ CODES: dict[str, Code] = _codes(
         "database-locked",
         Severity.WARNING,
         "A process has held SQLite's write lock (WAL byte 120 of the -shm, or RESERVED/PENDING/EXCLUSIVE "
-        "of the database file) across every read without committing: other writers, Litestream's "
-        "checkpoints included, fail with `database is locked` once their busy_timeout runs out. "
-        "Info when seen for less than a second and the WAL is small.",
+        "of the database file) for over a second without committing: other writers, Litestream's "
+        "checkpoints included, fail with `database is locked` once their busy_timeout runs out.",
         "Commit or end that transaction (the pid and command are in the evidence); give the app a "
         "busy_timeout (Rails: `timeout: 5000`) so short waits do not fail.",
         (),

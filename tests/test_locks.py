@@ -144,6 +144,43 @@ def test_write_transaction_held_in_rollback_mode_is_database_locked_reserved(tmp
         holder.kill()
 
 
+STUCK_COMMIT = textwrap.dedent(
+    """
+    import sqlite3, sys
+    con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO solid_cable_messages (channel, payload) VALUES ('w', 'x')")
+    print("committing", flush=True)
+    con.execute("COMMIT")  # waits (holding PENDING) until the reader's SHARED lock goes
+    """
+)
+
+
+def test_rollback_commit_waiting_for_a_reader_names_the_reader(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    con = sqlite3.connect(db)
+    con.execute(f"CREATE TABLE {APP_TABLE} (id INTEGER PRIMARY KEY, channel TEXT, payload TEXT)")
+    con.commit()
+    con.close()
+    reader = start_app(db)
+    writer = None
+    try:
+        reader.execute("BEGIN")
+        reader.execute(f"SELECT count(*) FROM {APP_TABLE}")
+        writer = subprocess.Popen([sys.executable, "-c", STUCK_COMMIT, str(db)], stdout=subprocess.PIPE, text=True)
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "committing"
+        doc = litefix("diagnose", db, "--json").json()
+        [locked] = _findings(doc, "database-locked")
+        assert locked["evidence"]["pid"] == writer.pid
+        assert locked["evidence"]["lock"].startswith("PENDING")
+        assert locked["evidence"]["blocking_readers"] == [reader.pid]
+    finally:
+        reader.kill()
+        if writer is not None:
+            writer.kill()
+            writer.wait()
+
+
 def test_proc_locks_lines_are_parsed() -> None:
     """The lock table's own format, as the kernel prints it (POSIX lines, a waiter, an OFD line)."""
     text = (

@@ -180,7 +180,6 @@ def _report_writer(
     last = samples[-1]
     pid = min(stable)
     mode = "wal" if pid in last.locks.wal_writer else "rollback"
-    big = last.index is not None and last.index.header.mx_frame >= NORMAL_WAL_FRAMES
     evidence: dict[str, object] = {
         "pid": pid,
         "command": _command(ctx, pid),
@@ -191,16 +190,17 @@ def _report_writer(
         "wal_bytes": last.wal_size,
         "waiting_pids": list(last.locks.waiting),
     }
-    severity = Severity.WARNING if held_for >= CONFIRM_AT[-1] or big else Severity.INFO
-    report.findings.append(
-        CODES["database-locked"].finding(
-            f"pid {pid} ({evidence['command']}) has held the write lock on {ctx.db} for at least "
-            f"{held_for:.1f} s without committing: every other writer waits for it and fails with "
-            "`database is locked` once its busy_timeout runs out",
-            evidence,
-            severity=severity,
-        )
+    message = (
+        f"pid {pid} ({evidence['command']}) has held the write lock on {ctx.db} for at least {held_for:.1f} s "
+        "without committing: every other writer waits for it and fails with `database is locked` once its "
+        "busy_timeout runs out"
     )
+    # Rollback mode: a writer holding PENDING is itself waiting, for the readers' SHARED locks to go.
+    readers = sorted(set(last.locks.shared) - {pid}) if pid in last.locks.pending else []
+    if readers:
+        evidence["blocking_readers"] = readers
+        message += f"; it is itself waiting for the readers holding SHARED (pid {', '.join(map(str, readers))})"
+    report.findings.append(CODES["database-locked"].finding(message, evidence))
 
 
 def _rollback_lock(sample: LockSample, pid: int) -> str:
