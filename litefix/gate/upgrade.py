@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from packaging.version import InvalidVersion, Version
 
-from litefix.config import LitestreamConfig, litestream_generation, load_config
+from litefix.config import REDACTED, SECRET_KEYS, LitestreamConfig, litestream_generation, load_config
 from litefix.errors import ConfigError, Refused, UsageError
 from litefix.model import JSON
 from litefix.system.litestream import KNOWN_BUILDS, Binary, Invocation, find_binary, version_risks
@@ -35,6 +35,9 @@ CANNOT_RESTORE_03 = (Version("0.5.0"), Version("0.5.6"))
 _MOVED_TO_SNAPSHOT = {"snapshot-interval": "interval", "retention": "retention"}
 _DROPPED_REPLICA_KEYS = ("retention-check-interval",)
 _DROPPED_DB_KEYS = ("max-checkpoint-page-count",)
+# A restore that takes longer is reported as failed: 0.5.17 retries an S3 endpoint that does not
+# answer for ever (measured), and an upgrade check must end.
+RESTORE_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class UpgradeReport:
     checks: tuple[UpgradeCheck, ...]
 
     @property
+    def converted_shown(self) -> str:
+        """The converted config with secret values redacted (the written file keeps them)."""
+        return redact_config_text(self.converted)
+
+    @property
     def ready(self) -> bool:
         return not any(c.status == FAIL for c in self.checks)
 
@@ -67,10 +75,34 @@ class UpgradeReport:
             "from": self.from_version,
             "to": self.to_version,
             "ready": self.ready,
-            "converted_config": self.converted,
+            "converted_config": self.converted_shown,
             "written_to": self.written_to,
             "checks": [c.to_json() for c in self.checks],
         }
+
+
+_SECRET_LINE = re.compile(r"^(\s*(?:-\s+)?(?:" + "|".join(map(re.escape, sorted(SECRET_KEYS))) + r")\s*:\s*)(\S.*)$")
+_URL_LINE = re.compile(r"^(\s*(?:-\s+)?url\s*:\s*)(\S.*)$")
+
+
+def _redact_url(url: str) -> str:
+    """sftp://user:secret@host -> sftp://user:<redacted>@host."""
+    return re.sub(r"^(\w+://[^/@:]*):[^/@]*@", rf"\1:{REDACTED}@", url)
+
+
+def redact_config_text(text: str) -> str:
+    """Secret values replaced for printing; `$VAR` references are kept (they hold no secret)."""
+    out = []
+    for raw in text.splitlines():
+        secret = _SECRET_LINE.match(raw)
+        url = _URL_LINE.match(raw)
+        if secret and not secret.group(2).lstrip("'\"").startswith("$"):
+            out.append(secret.group(1) + REDACTED)
+        elif url:
+            out.append(url.group(1) + _redact_url(url.group(2)))
+        else:
+            out.append(raw)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def parse_version(text: str) -> Version:
@@ -120,7 +152,7 @@ def _to_05(db: dict[str, Any], where: str, notes: list[str]) -> bool:
             notes.append(f"{where}: `replicas:` list became the `replica:` mapping 0.5 reads")
             for extra in replicas[1:]:
                 label = extra.get("name") or extra.get("url") or extra.get("path") if isinstance(extra, dict) else extra
-                notes.append(f"{where}: 0.5 replicates to one replica: dropped {label}")
+                notes.append(f"{where}: 0.5 replicates to one replica: dropped {_redact_url(str(label))}")
             if isinstance(first, dict):
                 for old, new in _MOVED_TO_SNAPSHOT.items():
                     if old in first:
@@ -242,7 +274,7 @@ def check_config_with_target(target: Binary, config_path: str) -> UpgradeCheck:
 
 
 def _restore(binary: Binary, config_path: str, db: str, out: str) -> tuple[bool, str]:
-    run = Invocation(binary).run(["restore", "-config", config_path, "-o", out, db], timeout=600)
+    run = Invocation(binary).run(["restore", "-config", config_path, "-o", out, db], timeout=RESTORE_TIMEOUT)
     return run.code == 0 and os.path.exists(out), run.text
 
 

@@ -17,7 +17,7 @@ def upgrade_text(report: UpgradeReport) -> str:
         lines.append(f"converted config written to {report.written_to} (the original is unchanged)")
     else:
         lines.append("converted config (not written; pass --write-config FILE to keep it):")
-        lines += ["    " + line for line in report.converted.rstrip().splitlines()]
+        lines += ["    " + line for line in report.converted_shown.rstrip().splitlines()]
     lines.append("")
     failing = [c for c in report.checks if c.status == FAIL]
     if failing:
