@@ -137,6 +137,53 @@ def explain(
     raise typer.Exit(EXIT_FINDINGS if explanation.has_errors else EXIT_OK)
 
 
+@app.command("upgrade-check")
+def upgrade_check(
+    to: Annotated[str, typer.Option("--to", help="The Litestream release to upgrade to, e.g. 0.5.17.")],
+    config: ConfigOpt = None,
+    litestream: LitestreamOpt = None,
+    target_litestream: Annotated[
+        str | None,
+        typer.Option("--target-litestream", help="The binary of that release, to try the config and a restore."),
+    ] = None,
+    write_config: Annotated[
+        str | None, typer.Option("--write-config", help="Write the converted config here (a new file).")
+    ] = None,
+    entrypoint: Annotated[
+        str | None, typer.Option("--entrypoint", help="A script whose litestream commands to check.")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Say what an upgrade of Litestream will do with this config, replica, schema and entrypoint.
+
+    Converts the config (0.3 `replicas:` to 0.5 `replica:`), restores each replica with the target
+    binary into a temporary directory, checks the entrypoint's flags and the release's known defects.
+    Never writes over the config, the databases or the replica.
+    Example: litefix upgrade-check --to 0.5.17 --config /etc/litestream.yml --write-config /tmp/ls-0.5.yml
+    """
+    from litefix.config import discover_config, load_config
+    from litefix.errors import UsageError
+    from litefix.gate.upgrade import find_target
+    from litefix.gate.upgrade import upgrade_check as run
+    from litefix.render import to_json
+    from litefix.render.upgrade import upgrade_text
+    from litefix.system.litestream import find_binary
+
+    loaded = load_config(config) if config else discover_config(None)
+    if loaded is None:
+        raise UsageError("no Litestream config found", "pass --config litestream.yml")
+    report = run(
+        loaded,
+        to,
+        current=find_binary(litestream),
+        target=find_target(target_litestream, to),
+        write_config=write_config,
+        entrypoint=entrypoint,
+    )
+    typer.echo(to_json(report.to_json()) if json_out else upgrade_text(report))
+    raise typer.Exit(EXIT_OK if report.ready else EXIT_FINDINGS)
+
+
 class StrategyOption(StrEnum):
     """`--strategy`: `auto` (the policy in codes.py chooses) or one of model.Strategy."""
 

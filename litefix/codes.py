@@ -357,6 +357,56 @@ CODES: dict[str, Code] = _codes(
         (),
         auto=BLOCK,
     ),
+    # --- locks, disk space and the binary's SQLite (the everyday production failures) --------
+    Code(
+        "checkpoint-blocked",
+        Severity.WARNING,
+        "A read transaction held for over a second pins an old WAL frame: no checkpoint can copy the frames "
+        "after it and the -wal cannot restart, so it grows. Held by the app (a stuck job, an open console), "
+        "or by Litestream itself when its syncs fail (it checkpoints only after a sync). An error past 1 GiB.",
+        "End that transaction (a stuck job, an open console, a leaked connection: the pid and command are in "
+        "the evidence); keep read transactions short. Litestream checkpoints by itself once it is released.",
+        (),
+    ),
+    Code(
+        "database-locked",
+        Severity.WARNING,
+        "A process has held SQLite's write lock (WAL byte 120 of the -shm, or RESERVED/PENDING/EXCLUSIVE "
+        "of the database file) for over a second without committing: other writers, Litestream's "
+        "checkpoints included, fail with `database is locked` once their busy_timeout runs out.",
+        "Commit or end that transaction (the pid and command are in the evidence); give the app a "
+        "busy_timeout (Rails: `timeout: 5000`) so short waits do not fail.",
+        (),
+    ),
+    Code(
+        "disk-low",
+        Severity.WARNING,
+        "The filesystem of the database (or of Litestream's meta dir) has less free space than the next "
+        "checkpoint, snapshot or restore needs. An error when it cannot hold even the current -wal, or "
+        "is full.",
+        "Free space or grow the volume now: when it fills, every write fails with "
+        "`database or disk is full` and Litestream stops with `no space left on device`.",
+        (),
+    ),
+    Code(
+        "meta-dir-growing",
+        Severity.WARNING,
+        "Litestream's meta dir keeps files that should have reached the replica long ago (0.3 shadow WAL "
+        "files, 0.5 L0 LTX files): the replica is unreachable or too slow, and the local copy grows until "
+        "the disk is full.",
+        "Check Litestream's log for the replica error (`litefix explain`), fix the replica; the files are "
+        "removed once they are uploaded. Never delete them by hand while Litestream runs.",
+        (),
+    ),
+    Code(
+        "litestream-sqlite-too-old",
+        Severity.ERROR,
+        "The schema uses SQL that the SQLite inside the installed Litestream cannot parse: Litestream "
+        "fails with `malformed database schema (…)` and replicates nothing.",
+        "Upgrade Litestream to a release whose SQLite parses the schema (the evidence names the syntax and "
+        "the version it needs), or avoid that syntax in the schema.",
+        (),
+    ),
     # --- litefix's own repairs --------------------------------------------------------------
     Code(
         "repair-unfinished",

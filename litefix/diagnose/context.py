@@ -23,6 +23,8 @@ from litefix.system.procfs import ProcessScan, find_open_descriptors
 if TYPE_CHECKING:  # the config module (and YAML) load only when a config is in play
     from litefix.config import DatabaseConfig, LitestreamConfig
     from litefix.diagnose.inspectors import Report
+    from litefix.system.disk import Filesystem
+    from litefix.system.locks import LockSample
     from litefix.system.schema import Schema
 
 
@@ -321,3 +323,27 @@ class Context:
             except SchemaError:
                 alone = None
             return SchemaView(alone, "sqlite", str(exc), "database file alone (its -wal cannot be applied)")
+
+    # --- locks, disk and the binary's SQLite (issue 14) -------------------------------------
+    def sample_locks(self) -> LockSample:
+        """SQLite's locks on this database right now (/proc/locks and the -shm read marks), read
+        without taking any; each call is a new sample, for inspectors that must see a lock last."""
+        from litefix.system.locks import take_sample
+
+        vouched: dict[int, list[int]] = {}
+        for holder in self.processes.holders:
+            for d in holder.descriptors:
+                vouched.setdefault(d.inode, []).append(holder.pid)
+        return take_sample(self.real_db, self.wal_path, self.shm_path, vouched)
+
+    @cached_property
+    def lock_sample(self) -> LockSample:
+        """The first lock sample of this diagnosis, shared by every inspector that asks."""
+        return self.sample_locks()
+
+    @cached_property
+    def filesystem(self) -> Filesystem | None:
+        """Free and total space of the filesystem the database (or its directory) is on."""
+        from litefix.system.disk import filesystem_of
+
+        return filesystem_of(self.real_db)
