@@ -149,9 +149,11 @@ def quarantined_bytes(root: Path) -> dict[str, str]:
     for manifest in qroot.glob("*/manifest.json"):
         data = json.loads(manifest.read_text())
         for entry in data["entries"]:
-            if entry["kind"] in ("file", "copy") and entry["state"] == "moved":
+            # the name under files/ is the truth: a kill between rename and manifest update leaves "recorded"
+            there = (manifest.parent / "files" / entry["name"]).exists()
+            if entry["kind"] in ("file", "copy") and there:
                 out[entry["original"]] = entry["sha256"]
-            elif entry["kind"] == "dir" and entry["state"] == "moved":
+            elif entry["kind"] == "dir" and there:
                 for item in entry["files"]:
                     out[os.path.join(entry["original"], item["path"])] = item["sha256"]
     return out
@@ -353,8 +355,8 @@ def _crash_cases() -> Iterator[tuple[str, str, str]]:
         for i in range(1, count + 1):
             yield strategy, VERSIONS[n % 2], f"after-{i}"
             n += 1
-    yield "quarantine", VERSIONS[0], "in-1-1"  # between two renames of one step
-    yield "restore", VERSIONS[1], "in-3-1"
+    yield "quarantine", VERSIONS[0], "renamed#1"  # between a rename and the manifest update
+    yield "restore", VERSIONS[1], "recorded#2"  # intent recorded, file not yet moved
 
 
 @pytest.mark.slow
@@ -367,7 +369,7 @@ def test_repair_killed_at_any_step_loses_nothing_and_resumes(
     names = [DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"]
     before = digests(site.root, names)
     plan = site.litefix("repair", site.db, "--strategy", strategy, "--dry-run", "--json").json()
-    assert point.startswith("in-") or int(point.split("-")[1]) <= len(plan["steps"]), plan["steps"]
+    assert not point.startswith(("after-", "start-")) or int(point.split("-")[1]) <= len(plan["steps"]), plan["steps"]
     crashed = site.litefix(
         "repair", site.db, "--strategy", strategy, "--yes", env={**site.env(), "LITEFIX_CRASH_AT": point}
     )

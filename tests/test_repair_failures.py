@@ -58,11 +58,11 @@ def test_a_full_disk_stops_init_cleanly_and_resume_finishes_once_there_is_room(
     env = {**os.environ, "LITEFIX_LITESTREAM": str(binary("0.5.17"))}
     failed = litefix("repair", db, "--config", config, "--strategy", "init", "--yes", env=env)
     assert failed.code == 5, failed.out + failed.err
-    assert "the disk is full" in failed.err and "--resume" in failed.err
+    assert "not enough space" in failed.err and "--resume" in failed.err
     assert sha256_file(db) == before  # the database itself was not touched
     journal = small_disk / ".litefix" / "repairs" / f"{db.name}.journal"
     events = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert events[-1]["event"] == "failed" and "disk is full" in events[-1]["error"]
+    assert events[-1]["event"] == "failed" and "not enough space" in events[-1]["error"]
     told = litefix("diagnose", db, "--config", config, "--json", env=env).json()
     assert "repair-unfinished" in {f["code"] for f in told["findings"]}
     subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)  # room again

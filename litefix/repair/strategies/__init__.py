@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from litefix.diagnose.context import Context
 from litefix.diagnose.inspectors.meta_dir import meta_dir_of
 from litefix.model import Diagnosis, RepairPlan, Severity, Step
+from litefix.repair.args import CopyHeldArgs, StopLitestreamArgs
 from litefix.replicas.reader import ReplicaTarget, replica_targets
 from litefix.system.procfs import Holder
 from litefix.system.schema import SchemaError, check_integrity
@@ -110,11 +111,9 @@ def prelude(s: Situation, *, stop: bool = True) -> list[Step]:
             if d.deleted or not state.exists or (state.inode, state.device) != (d.inode, d.device):
                 seen.add((d.device, d.inode))
                 steps.append(
-                    Step(
-                        "copy-held",
+                    CopyHeldArgs(holder.pid, d.fd, d.target, role).step(
                         f"pid {holder.pid} still holds the replaced {role} file; copy it before the process stops, "
-                        "so writes that went to it are not lost",
-                        {"pid": holder.pid, "fd": d.fd, "target": d.target, "role": role},
+                        "so writes that went to it are not lost"
                     )
                 )
     litestreams = [h for h in s.holders if h.is_litestream]
@@ -127,10 +126,8 @@ def prelude(s: Situation, *, stop: bool = True) -> list[Step]:
             pids = ", ".join(str(h.pid) for h in litestreams)
             raise Refusal(f"Litestream (pid {pids}) holds {s.db}; stop it first, or pass --stop-litestream")
         steps += [
-            Step(
-                "stop-litestream",
-                "it holds the database; it must not run while the files change",
-                {"pid": h.pid, "command": " ".join(h.cmdline)},
+            StopLitestreamArgs(h.pid, " ".join(h.cmdline)).step(
+                "it holds the database; it must not run while the files change"
             )
             for h in litestreams
         ]
