@@ -280,12 +280,14 @@ def run_litestream_init(run: Run, step: Step) -> dict[str, JSON]:
             Invocation(binary).environment(),
             stdout=log,
         )
+    crash_point("litestream-running")
     checks = 0
     try:
         deadline = time.monotonic() + args.timeout
         while True:
             text = _tail(log_path)
             if "initialized db" in text or checks:
+                crash_point("litestream-initialized")
                 checks += 1
                 if _replica_matches(run, args, binary):
                     break
