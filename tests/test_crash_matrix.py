@@ -4,8 +4,9 @@
 (`after-N`) or between the syscalls of one step: `recorded` (the manifest says "about to
 move", nothing moved), `renamed` (moved, manifest not yet updated), `copied`, `placed`,
 `litestream-running` and `litestream-initialized` (init's Litestream child is up; has
-initialised the database). Rollback must give back every original file byte for byte (sha256 of the database, -wal, -shm and each file of the meta dir),
-leave no Litestream child of litefix running and no `repair-unfinished`; resume must finish.
+initialised the database). Rollback must give back every original file byte for byte
+(sha256 of the database, -wal, -shm and each file of the meta dir), leave no Litestream
+child of litefix running and no `repair-unfinished`; resume must finish.
 
 The matrix is chosen to stay affordable: each strategy's every boundary for rollback, the
 Litestream-heavy init and restore with both versions at the points that differ between
