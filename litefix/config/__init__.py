@@ -455,6 +455,9 @@ def load_config(
     reader = _Reader(path, cwd)
     try:
         config = reader.read(text)
+    except yaml.YAMLError as exc:  # raised before parsing starts, e.g. a NUL byte
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: invalid YAML: {first}", "a Litestream config is UTF-8 text") from None
     except RecursionError:
         raise ConfigError(
             f"{path}: the YAML is nested too deeply to be a Litestream config", "check the file"
