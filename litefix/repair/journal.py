@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from litefix.errors import Refused, RepairFailed, describe_os_error
+from litefix.errors import LitefixError, Refused, RepairFailed, describe_os_error
 from litefix.model import RepairPlan
 from litefix.repair.quarantine import fsync_dir, make_dirs, workspace
 from litefix.system.files import JOURNAL_LIMIT, read_bytes
@@ -79,6 +79,14 @@ class Journal:
     def plan(self) -> RepairPlan:
         return RepairPlan.from_json(self.begin["plan"])
 
+    def readable_plan(self) -> RepairPlan | None:
+        """The plan, or None when the journal was damaged (diagnose still reports the repair)."""
+        try:
+            plan = self.plan
+            return plan if all(isinstance(st.action, str) for st in plan.steps) else None
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None
+
     def done_steps(self) -> dict[int, dict[str, Any]]:
         return {
             e["step"]: e["result"] if isinstance(e.get("result"), dict) else {}
@@ -91,9 +99,8 @@ class Journal:
         return started[-1] if started else None
 
     def describe(self) -> str:
-        try:
-            plan = self.plan
-        except (KeyError, ValueError, TypeError, AttributeError):
+        plan = self.readable_plan()
+        if plan is None:
             return f"repair {self.begin.get('id')} stopped; its journal {self.path} is damaged"
         done = self.done_steps()
         nxt = next((i for i in range(len(plan.steps)) if i not in done), None)
@@ -110,6 +117,24 @@ class Journal:
 def unfinished(db: str) -> Journal | None:
     journal = Journal.read(journal_path(db))
     return journal if journal is not None and journal.events and not journal.finished else None
+
+
+def quarantined_by_unfinished(db: str) -> str | None:
+    """Where an interrupted repair's quarantine holds the database itself (a restore would lose it)."""
+    from litefix.repair.quarantine import load
+
+    try:
+        journal = unfinished(db)
+        if journal is None:
+            return None
+        q = load(str(journal.begin.get("quarantine", "")))
+    except (LitefixError, OSError):
+        return None
+    original = os.path.abspath(db)
+    for entry in q.entries:
+        if entry.kind == "file" and entry.original == original and os.path.lexists(q.files_dir / entry.name):
+            return str(q.files_dir / entry.name)
+    return None
 
 
 # --- the lock -----------------------------------------------------------------------------------

@@ -499,8 +499,8 @@ def list_quarantines(db_or_dir: str | os.PathLike[str]) -> list[Quarantine | Dam
             continue
         try:
             out.append(load(child))
-        except LitefixError as exc:
-            out.append(Damaged(child, exc.message))
+        except LitefixError as exc:  # the table has room for why, not for the path it already names
+            out.append(Damaged(child, exc.message.replace(f"{child}/", "").replace(str(child), "the quarantine")))
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
 from litefix.diagnose.inspectors import Report
-from litefix.repair.journal import running_repair, unfinished
+from litefix.repair.journal import quarantined_by_unfinished, running_repair, unfinished
 
 
 def inspect(ctx: Context) -> Report:
@@ -21,17 +21,26 @@ def inspect(ctx: Context) -> Report:
     journal = unfinished(ctx.db)
     if journal is None:
         return report
+    plan = journal.readable_plan()
+    held = quarantined_by_unfinished(ctx.db)
+    evidence: dict[str, object] = {
+        "journal": str(journal.path),
+        "quarantine": journal.begin.get("quarantine"),
+        "strategy": plan.strategy if plan else None,
+        "steps_done": sorted(journal.done_steps()),
+        "steps": [s.action for s in plan.steps] if plan else [],
+    }
+    if held:
+        evidence["database_in_quarantine"] = held
+    hint = f"finish it: `litefix repair {ctx.db} --resume`, or undo it: `litefix repair {ctx.db} --rollback`"
+    if plan is None:
+        hint = f"its journal is damaged: `litefix quarantine list {ctx.db}` shows what it moved, and where from"
     report.findings.append(
         CODES["repair-unfinished"].finding(
-            f"a litefix repair of {ctx.db} was interrupted: {journal.describe()}",
-            {
-                "journal": str(journal.path),
-                "quarantine": journal.begin.get("quarantine"),
-                "strategy": journal.plan.strategy,
-                "steps_done": sorted(journal.done_steps()),
-                "steps": [s.action for s in journal.plan.steps],
-            },
-            hint=f"finish it: `litefix repair {ctx.db} --resume`, or undo it: `litefix repair {ctx.db} --rollback`",
+            f"a litefix repair of {ctx.db} was interrupted: {journal.describe()}"
+            + (f"; the database itself is in its quarantine ({held})" if held else ""),
+            evidence,
+            hint=hint,
         )
     )
     return report
