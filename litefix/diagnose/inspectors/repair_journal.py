@@ -9,7 +9,8 @@ from __future__ import annotations
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
 from litefix.diagnose.inspectors import Report
-from litefix.repair.journal import quarantined_by_unfinished, running_repair, unfinished
+from litefix.errors import LitefixError
+from litefix.repair.journal import journal_path, quarantined_by_unfinished, running_repair, unfinished
 
 
 def inspect(ctx: Context) -> Report:
@@ -18,7 +19,17 @@ def inspect(ctx: Context) -> Report:
     if running is not None:
         report.facts["running_repair_pid"] = running  # in progress, not interrupted: nothing to report
         return report
-    journal = unfinished(ctx.db)
+    try:
+        journal = unfinished(ctx.db)
+    except LitefixError as exc:  # a FIFO, a device, 16 MiB of garbage where the journal belongs
+        report.findings.append(
+            CODES["repair-unfinished"].finding(
+                f"a litefix repair journal of {ctx.db} cannot be read: {exc.message}",
+                {"journal": str(journal_path(ctx.db)), "error": exc.message},
+                hint=f"`litefix quarantine list {ctx.db}` shows what any repair moved; move the journal aside",
+            )
+        )
+        return report
     if journal is None:
         return report
     plan = journal.readable_plan()
