@@ -8,6 +8,7 @@ is an flock on `<db>.lock` beside it, released by the kernel even on SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 from litefix.errors import LitefixError, Refused, RepairFailed, describe_os_error
 from litefix.model import RepairPlan
-from litefix.repair.quarantine import fsync_dir, make_dirs, workspace
+from litefix.repair.quarantine import fsync_dir, make_dirs, own_workspace, workspace
 from litefix.system.files import JOURNAL_LIMIT, read_bytes
 
 
@@ -177,6 +178,10 @@ def repair_lock(db: str) -> Iterator[None]:
             os.pwrite(fd, str(os.getpid()).encode(), 0)
         except OSError:
             pass  # a full disk: the pid is only shown to a second litefix; the flock is what counts
-        yield
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                own_workspace(db)
     finally:
         os.close(fd)

@@ -71,6 +71,25 @@ def sha256_file(path: str | os.PathLike[str]) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def own_workspace(db: str | os.PathLike[str]) -> None:
+    """Give litefix's own files under `.litefix/` (directories, journals, locks, manifests) the owner of
+    the database directory, when run as root, so the app's user can run litefix (and read them) later.
+
+    Quarantined files keep the owner they had (a copy takes its source's): they are evidence.
+    """
+    home = workspace(db)
+    if os.geteuid() != 0 or not home.is_dir():
+        return
+    st = os.stat(home.parent)
+    for root, dirs, files in os.walk(home):
+        os.lchown(root, st.st_uid, st.st_gid)
+        if os.path.basename(root) == "files" and os.path.dirname(os.path.dirname(root)).endswith("quarantine"):
+            dirs[:] = []  # the quarantined files themselves and everything below them
+            continue
+        for name in files:
+            os.lchown(os.path.join(root, name), st.st_uid, st.st_gid)
+
+
 def make_dirs(path: Path, db_dir: str) -> None:
     """mkdir -p of litefix's own directories, owned like the database's directory (when run as root).
 
@@ -255,6 +274,9 @@ class Quarantine:
                 digest.update(chunk)
                 size += len(chunk)
             out.flush()
+            if os.geteuid() == 0:
+                os.fchown(out.fileno(), owner["uid"], owner["gid"])
+            os.fchmod(out.fileno(), owner["mode"])
             os.fsync(out.fileno())
         os.replace(tmp, dest)
         crash_point("copied")
