@@ -82,13 +82,13 @@ def execute(
             if q is not None:
                 shutil.rmtree(q.path, ignore_errors=True)  # litefix's own, empty: nothing was moved yet
             journal_path(plan.db).unlink(missing_ok=True)
-            raise _nothing_changed(exc) from None
+            raise _nothing_changed(exc, str(workspace(plan.db))) from None
         run = Run(plan, q.id, q, journal, log=log)
         return _run_steps(run)
 
 
-def _nothing_changed(exc: OSError) -> LitefixError:
-    error = describe_os_error(exc, doing="writing")
+def _nothing_changed(exc: OSError, where: str) -> LitefixError:
+    error = describe_os_error(exc, where, doing="writing")
     error.message = f"{error.message}; the repair did not start and nothing was changed"
     return error
 
