@@ -399,3 +399,22 @@ def test_rollback_after_a_crash_puts_everything_back(site: Site) -> None:
     assert rolled.code in (0, 1), rolled.out + rolled.err
     assert digests(site.root, names) == before
     assert "repair-unfinished" not in site.litefix("diagnose", site.db).out
+
+
+@pytest.mark.parametrize(("version", "name"), [("0.3.13", "with space"), ("0.5.17", 'new\nline %20 "quoted"')])
+def test_a_replica_path_with_a_space_or_newline_restores(version: str, name: str, tmp_path: Path) -> None:
+    """Both versions parse a bare path as a URL (a space is not unescaped, a newline is refused by net/url);
+    litefix names a file replica to `litestream restore` through a scratch config instead."""
+    root = tmp_path / "app"
+    root.mkdir()
+    site = replicated_site(root, version)
+    rows = count_rows(site.db)
+    odd = tmp_path / name / "replica"
+    odd.parent.mkdir()
+    shutil.move(str(site.replica), str(odd))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{site.db}{suffix}").unlink(missing_ok=True)
+    site.config.unlink()
+    result = litefix("repair", site.db, "--replica", odd, "--strategy", "restore", "--yes", env=site.env())
+    assert result.code in (0, 1), result.out + result.err
+    assert count_rows(site.db) == rows
