@@ -9,6 +9,8 @@ private Litestream touches nothing else.
 
 from __future__ import annotations
 
+import json
+
 from litefix.config import narrowed_yaml, parse_replica_url
 from litefix.model import RepairPlan
 from litefix.repair.args import (
@@ -31,9 +33,11 @@ def config_text(s: Situation) -> str:
         return narrowed_yaml(s.ctx.config, db_config, shape=shape)
     if s.ctx.options.replica:
         replica = parse_replica_url(s.ctx.options.replica)
-        entry = f"url: {replica.url or replica.location}" if replica.type != "file" else f"path: {replica.path}"
+        # Quoted (JSON strings are YAML): a path with a space, a newline or a `#` says exactly itself.
+        url = replica.url or replica.location
+        entry = f"url: {json.dumps(url)}" if replica.type != "file" else f"path: {json.dumps(replica.path)}"
         block = f"    replicas:\n      - {entry}\n" if shape == "replicas" else f"    replica:\n      {entry}\n"
-        return f"dbs:\n  - path: {s.db}\n{block}"
+        return f"dbs:\n  - path: {json.dumps(s.db)}\n{block}"
     raise Refusal("init runs Litestream with your config: pass --config (listing this database) or --replica URL")
 
 
