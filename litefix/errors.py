@@ -26,7 +26,8 @@ EXIT_CODES = {
     "output).",
     EXIT_REFUSED: "Refused: the action could lose data (a live process holds the database, another repair runs, "
     "no replica).",
-    EXIT_REPAIR_FAILED: "A repair step failed; nothing was lost, the journal says how to `--resume` or roll back.",
+    EXIT_REPAIR_FAILED: "A repair step or rollback failed, the disk is full, or a quarantine is damaged; nothing "
+    "was lost, the error says how to `--resume` or roll back.",
     EXIT_LITESTREAM_STOPPED: "boot: Litestream did not start, or stopped while the app ran (the app was stopped "
     "too: its writes would not be backed up). Otherwise `boot` exits with the app's own exit code.",
     EXIT_INTERRUPTED: "Interrupted (Ctrl-C / SIGINT).",
