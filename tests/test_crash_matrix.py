@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,25 @@ def test_a_rollback_killed_half_way_is_finished_by_running_it_again(
     again = site.litefix("repair", site.db, "--rollback")
     assert again.code in (0, 1), again.out + again.err
     assert digests(site.root, NAMES) == before
+
+
+def test_rollback_first_stops_a_leftover_of_an_earlier_run(sites: dict[str, Path], tmp_path: Path) -> None:
+    """A child that missed its parent-death signal (litefix killed between fork and prctl) is found
+    by its scratch config in /proc/*/cmdline and stopped before anything is undone."""
+    site, before = _crashed(sites, tmp_path, "init", VERSIONS[1], "after-1")
+    [quarantine] = (site.root / ".litefix" / "quarantine").iterdir()
+    scratch = site.root / ".litefix" / "scratch" / quarantine.name  # the repair's id names both
+    leftover = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", str(scratch / "litestream.yml")],
+        start_new_session=True,
+    )
+    try:
+        rolled = site.litefix("repair", site.db, "--rollback")
+        assert rolled.code in (0, 1), rolled.out + rolled.err
+        assert f"stopped pid {leftover.pid}" in rolled.err
+        assert leftover.wait(10) == -signal.SIGTERM
+        assert digests(site.root, NAMES) == before
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()

@@ -535,16 +535,49 @@ def _beyond_replica(run: Run, dest: str) -> str:
         return ""
     try:
         old = run.quarantine.files_dir / entry.name
-        result = compare(LocalPages.open(str(old)), LocalPages.open(dest))
+        result = compare(LocalPages.open(str(old), _wal_scan(str(old))), LocalPages.open(dest))
     except (PageError, OSError, SchemaError, ValueError, LitefixError):
         return ""
     if result.equal:
         return ""
+    rows = _row_differences(str(old), dest)
     return (
         f"the quarantined database differs from the restored one in {result.differing_pages} pages "
-        f"({result.pages_a} pages before, {result.pages_b} now): writes the replica never had may be there; "
-        f"compare them with `sqlite3 {old}` before deleting the quarantine"
+        f"({result.pages_a} pages before, {result.pages_b} now{'; rows ' + rows if rows else ''}): writes the "
+        f"replica never had may be there; compare them with `sqlite3 {old}` and copy back what you need "
+        "before deleting the quarantine"
     )
+
+
+ROW_COUNT_LIMIT = 1 << 30  # count rows only in files up to 1 GiB: a count is a full scan
+
+
+def _row_differences(old: str, new: str, tables: int = 20) -> str:
+    """`table: 75 before, 50 now` for each table whose row count differs (empty when unknown)."""
+    import apsw
+
+    from litefix.system.readonly import open_readonly
+
+    if os.path.getsize(old) > ROW_COUNT_LIMIT:
+        return ""
+    try:
+        counts = []
+        for path in (old, new):
+            with open_readonly(path) as con:  # with its -wal (quarantined beside it under the same name)
+                names = [
+                    str(r[0])
+                    for r in con.execute(
+                        "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                        "AND name NOT LIKE '_litestream%' ORDER BY name"
+                    )
+                ][:tables]
+                quoted = {n: '"' + n.replace('"', '""') + '"' for n in names}
+                counts.append({n: int(con.execute(f"SELECT count(*) FROM {q}").get) for n, q in quoted.items()})
+    except (apsw.Error, OSError, ValueError):  # a best-effort note: the page comparison already said it
+        return ""
+    before, now = counts
+    changed = [f"{n}: {before[n]} before, {now.get(n, 0)} now" for n in before if before[n] != now.get(n, 0)]
+    return "; ".join(changed[:5])
 
 
 def _undo_move_into_place(run: Run, step: Step, result: dict[str, Any]) -> Undone:
