@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import litefix
 from tests.litestream_harness import VERSIONS, has_litestream_tables
 from tests.test_repair import DB, Site, _break_for, copy_site, digests, replicated_site
 
@@ -149,3 +150,20 @@ def test_rollback_first_stops_a_leftover_of_an_earlier_run(sites: dict[str, Path
         if leftover.poll() is None:
             leftover.kill()
             leftover.wait()
+
+
+def test_killed_between_rename_and_manifest_the_database_is_found_and_put_back(
+    sites: dict[str, Path], tmp_path: Path
+) -> None:
+    """The manifest still says `recorded` while the bytes are in files/: diagnose must not send the user to
+    the replica, and `quarantine restore` must find the file (it used to say it held nothing)."""
+    site, before = _crashed(sites, tmp_path, "quarantine", VERSIONS[1], "renamed#1")
+    assert not site.db.exists()
+    told = site.litefix("diagnose", site.db, "--json").json()
+    missing = next(f for f in told["findings"] if f["code"] == "database-missing")
+    assert "--rollback" in missing["hint"] and "do not restore" in missing["hint"]
+    assert missing["evidence"]["in_quarantine"].endswith(f"files/{DB}")
+    [quarantine] = (site.root / ".litefix" / "quarantine").iterdir()
+    back = litefix("quarantine", "restore", quarantine.name, "--db", site.db)
+    assert back.code == 0, back.out + back.err
+    assert digests(site.root, NAMES) == before
