@@ -13,6 +13,7 @@ Prints one line per failure and the counts at the end; exit 1 if anything failed
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -72,6 +73,21 @@ def measure(template: Path, version: str, strategy: str, work: Path) -> float:
     return max(window, 0.01)
 
 
+def journal_events(journal: Path) -> list[dict[str, object]]:
+    """The events litefix would read: whole JSON lines, up to a torn one."""
+    out: list[dict[str, object]] = []
+    if not journal.exists():
+        return out
+    for line in journal.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            break
+        if isinstance(event, dict):
+            out.append(event)
+    return out
+
+
 def one_round(n: int, template: Path, version: str, strategy: str, duration: float, work: Path) -> tuple[str, str]:
     """(outcome, detail): outcome is rollback-ok, resume-ok, finished-first, or failed-…"""
     rng = random.Random(n)
@@ -95,7 +111,10 @@ def one_round(n: int, template: Path, version: str, strategy: str, duration: flo
         proc.wait()
         if not journal.exists() and list((journal.parent / "history").glob("*.journal")):
             return "finished-first", "killed after the journal was archived"
-        if not journal.exists():  # killed before the journal's first event: nothing may have changed
+        events = journal_events(journal)
+        if events and events[-1].get("event") == "end":
+            return "finished-first", "killed after the journal's last event"
+        if not events:  # killed before the journal's first event: nothing may have changed
             after = digests(site.root, NAMES)
             if after != before:
                 changed = sorted(set(before.items()) ^ set(after.items()))

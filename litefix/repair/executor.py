@@ -74,7 +74,7 @@ def execute(
             )
         q: qmod.Quarantine | None = None
         try:
-            journal_path(plan.db).unlink(missing_ok=True)  # a begin torn by a full disk: nothing ran
+            _clear_journal(plan.db)
             q = qmod.create(plan.db, plan.strategy, plan.why, [{"code": c} for c in plan.findings], litestream_version)
             journal = Journal(journal_path(plan.db))
             journal.append({"event": "begin", "id": q.id, "plan": plan.to_json(), "quarantine": str(q.path)})
@@ -85,6 +85,18 @@ def execute(
             raise _nothing_changed(exc, str(workspace(plan.db))) from None
         run = Run(plan, q.id, q, journal, log=log)
         return _run_steps(run)
+
+
+def _clear_journal(db: str) -> None:
+    """Before a new repair: a finished journal a kill kept from its archive goes there; one without a
+    whole event (a begin torn by a kill or a full disk: nothing ran) is removed."""
+    previous = Journal.read(journal_path(db))
+    if previous is None:
+        return
+    if previous.finished:
+        previous.archive()
+    else:
+        previous.path.unlink(missing_ok=True)
 
 
 def _nothing_changed(exc: OSError, where: str) -> LitefixError:
