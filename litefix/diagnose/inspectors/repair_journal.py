@@ -9,7 +9,7 @@ from __future__ import annotations
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
 from litefix.diagnose.inspectors import Report
-from litefix.errors import LitefixError
+from litefix.errors import RepairFailed
 from litefix.repair.journal import journal_path, quarantined_by_unfinished, running_repair, unfinished
 
 
@@ -21,7 +21,7 @@ def inspect(ctx: Context) -> Report:
         return report
     try:
         journal = unfinished(ctx.db)
-    except LitefixError as exc:  # a FIFO, a device, 16 MiB of garbage where the journal belongs
+    except RepairFailed as exc:  # a FIFO, a device, 16 MiB of garbage where the journal belongs (not EACCES)
         report.findings.append(
             CODES["repair-unfinished"].finding(
                 f"a litefix repair journal of {ctx.db} cannot be read: {exc.message}",
