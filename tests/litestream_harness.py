@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+from install_litestream import binary_path as _installed_path  # noqa: E402
 from install_litestream import ensure  # noqa: E402
 
 from litefix.system.readonly import open_readonly  # noqa: E402
@@ -33,6 +34,11 @@ INTERVALS = {"monitor": "100ms", "checkpoint": "1s", "sync": "100ms"}
 def binary(version: str) -> Path:
     """The real binary of `version`, installed into .cache on first use."""
     return ensure(version)
+
+
+def binary_path(version: str) -> Path:
+    """Where the binary of `version` is (or will be) installed, without installing it."""
+    return _installed_path(version)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "condition") -> object:

@@ -980,7 +980,11 @@ def replica_dir_deleted(dep: Deployment) -> ReplicaGone:
     db = dep.db()
     rep, clean = healthy_deployment(dep)
     replica = dep.replica()
-    shutil.rmtree(replica)
+    # `rm -rf` as Litestream sees it, without racing it: rmtree of a directory Litestream is writing
+    # into can fail with ENOTEMPTY, so the path vanishes at once (a rename) and the rest is removed after.
+    gone = replica.with_name(replica.name + ".deleted")
+    replica.rename(gone)
+    shutil.rmtree(gone)
     write_rows(db, 10)
     pattern = "generations/*/wal/*.wal.lz4" if is_v03(dep.version) else "ltx/0/*.ltx"
     files = wait_for(lambda: sorted(replica.glob(pattern)), STEP_TIMEOUT, f"new files under {replica}/{pattern}")

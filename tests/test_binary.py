@@ -13,6 +13,8 @@ from litefix.system.litestream import Binary, build_version, version_risks
 from tests.helpers import FIXTURES, litefix
 from tests.litestream_harness import binary
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 
 @pytest.mark.parametrize("version", ["0.3.13", "0.5.15", "0.5.17"])
 def test_version_read_from_go_build_info_matches_litestream_version(version: str) -> None:

@@ -161,6 +161,7 @@ def container(tmp_path: Path, request: pytest.FixtureRequest) -> Container:
 # --- the incident, booted safely ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("container", VERSIONS, indirect=True)
 def test_ten_container_lives_through_boot_never_give_litestream_a_replaced_database(container: Container) -> None:
     """First boot: no replica, so --prepare creates the four databases (cable included) before

@@ -12,6 +12,8 @@ import pytest
 
 from tests.helpers import NOBODY, Result, as_nobody, codes, litefix
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 
 def no_traceback(result: Result) -> None:
     assert "Traceback" not in result.err + result.out, result.err

@@ -27,6 +27,8 @@ from tests.helpers import litefix
 from tests.litestream_harness import VERSIONS, has_litestream_tables
 from tests.test_repair import DB, Site, _break_for, copy_site, digests, replicated_site
 
+pytestmark = pytest.mark.litestream  # real repairs with the real binaries
+
 NAMES = [DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"]
 
 ROLLBACK_POINTS = {

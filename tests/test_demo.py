@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.helpers import litefix
 from tests.litestream_harness import VERSIONS, binary
+
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
 
 SEED = "checkpoint: mode=PASSIVE err=release read lock: no such table: _litestream_seq"
 

@@ -15,6 +15,8 @@ from litefix.model import Severity
 from tests.conftest import EXPECTED
 from tests.helpers import FIXTURES
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 
 def significant_codes(db: Path) -> list[str]:
     diagnosis = diagnose(db, Options(integrity="full"))

@@ -23,6 +23,8 @@ from tests import scenarios
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, deployment
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 SEED = "checkpoint: mode=PASSIVE err=release read lock: no such table: _litestream_seq"
 
 

@@ -22,6 +22,8 @@ import pytest
 from tests.conftest import EXPECTED
 from tests.helpers import fingerprint, litefix
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_diagnose_leaves_every_fixture_untouched(name: str, state: Callable[[str], Path]) -> None:

@@ -34,6 +34,8 @@ from tests.litestream_harness import (
     write_rows,
 )
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 DB = "production_cable.sqlite3"
 
 

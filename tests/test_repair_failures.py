@@ -20,6 +20,8 @@ from litefix.repair.quarantine import sha256_file
 from tests.helpers import NOBODY, as_nobody, litefix
 from tests.litestream_harness import binary, count_rows, has_litestream_tables, migrate
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:

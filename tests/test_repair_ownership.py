@@ -25,6 +25,8 @@ import pytest
 from tests.litestream_harness import binary, count_rows, migrate
 from tests.test_repair import DB, replicated_site
 
+pytestmark = pytest.mark.litestream  # real repairs with the real binaries
+
 APP_UID = 1000
 SETPRIV = ["setpriv", f"--reuid={APP_UID}", f"--regid={APP_UID}", "--clear-groups"]
 

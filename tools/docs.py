@@ -19,10 +19,17 @@ sys.path.insert(0, str(ROOT))
 def codes_table() -> str:
     from litefix.codes import CODES
 
-    lines = ["| code | severity | meaning | fix | strategies |", "|---|---|---|---|---|"]
+    lines = [
+        "| code | severity | meaning | fix | strategies | `auto` | `check --fix` |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for code in CODES.values():
         strategies = ", ".join(f"`{s.value}`" for s in code.strategies) or "—"
-        lines.append(f"| `{code.code}` | {code.severity.value} | {code.meaning} | {code.fix} | {strategies} |")
+        unattended = "yes" if code.unattended else "as a leftover" if code.leftover else "—"
+        lines.append(
+            f"| `{code.code}` | {code.severity.value} | {code.meaning} | {code.fix} | {strategies} | "
+            f"{code.auto.value} | {unattended} |"
+        )
     return "\n".join(lines)
 
 

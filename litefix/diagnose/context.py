@@ -21,7 +21,9 @@ from litefix.system.litestream import Binary, find_binary
 from litefix.system.procfs import ProcessScan, find_open_descriptors
 
 if TYPE_CHECKING:  # the config module (and YAML) load only when a config is in play
-    from litefix.config import LitestreamConfig
+    from litefix.config import DatabaseConfig, LitestreamConfig
+    from litefix.diagnose.inspectors import Report
+    from litefix.system.schema import Schema
 
 
 class Skip(Exception):
@@ -105,11 +107,28 @@ def file_state(path: str) -> FileState:
     return FileState(path, True, is_link, target, kind, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns)
 
 
+@dataclass(frozen=True)
+class SchemaView:
+    """The schema as a reader that applies the committed WAL sees it, or why it could not be read."""
+
+    schema: Schema | None
+    read_by: str = ""  # "pages" (b-tree pages, a few reads) or "sqlite" (the read-only VFS)
+    error: str | None = None  # SQLite cannot read the schema with the -wal applied
+    view: str = "database file with its committed -wal frames"
+    inconclusive: str | None = None  # the -wal changed while it was read (a live writer)
+
+
 class Context:
+    """What every inspector of one diagnosis shares, each value derived once and typed.
+
+    Inspectors never hand each other values: whatever two of them need (the config entry, the
+    meta dir, the schema, whether a Litestream runs) is a property here, computed on first use,
+    so any order of inspectors gives the same findings.
+    """
+
     def __init__(self, db: str | os.PathLike[str], options: Options | None = None) -> None:
         self.db = os.path.abspath(os.fspath(db))
         self.options = options or Options()
-        self._cache: dict[str, Any] = {}
 
     # --- paths --------------------------------------------------------------------------
     @cached_property
@@ -130,10 +149,17 @@ class Context:
         return self.real_db + "-journal"
 
     @property
-    def meta_dir(self) -> str:
+    def default_meta_dir(self) -> str:
         """Litestream's default meta path for this database: `.<name>-litestream` beside it."""
         directory, name = os.path.split(self.real_db)
         return os.path.join(directory, f".{name}-litestream")
+
+    @property
+    def meta_dir(self) -> str:
+        """Where Litestream keeps this database's state: the config's meta path when the config lists
+        the database and sets one, else the default. The one answer every inspector and planner uses."""
+        explicit = self.config_db.meta_dir if self.config_db is not None else None
+        return str(explicit) if explicit else self.default_meta_dir
 
     def sidecar_paths(self) -> dict[str, str]:
         """Every file SQLite or a Litestream restore may leave beside the database."""
@@ -235,9 +261,63 @@ class Context:
             before.inode,
         )
 
-    def remember(self, key: str, value: Any) -> None:
-        """Share a derived fact between inspectors (e.g. the schema read once)."""
-        self._cache[key] = value
+    # --- derived once, shared by inspectors and planners -------------------------------------
+    @cached_property
+    def config_db(self) -> DatabaseConfig | None:
+        """This database's entry in the config in play, or None when it is not listed (or no config)."""
+        return self.config.find_db(self.db) if self.config is not None else None
 
-    def recall(self, key: str, default: Any = None) -> Any:
-        return self._cache.get(key, default)
+    @cached_property
+    def litestream_running(self) -> bool:
+        """A Litestream process holds the database, its -wal or its -shm right now."""
+        scan = self.processes
+        return not scan.error and any(h.is_litestream for h in scan.holders)
+
+    @cached_property
+    def wal_report(self) -> Report:
+        """The -wal's checks (header, checksum chain, does it belong to this file), run once."""
+        from litefix.diagnose.inspectors.wal import check_wal
+
+        return check_wal(self)
+
+    @property
+    def wal_suspect(self) -> bool:
+        """The -wal has findings: readers of the schema should let SQLite judge it, not the page reader."""
+        return bool(self.wal_report.findings)
+
+    @cached_property
+    def local_state_report(self) -> Report:
+        """Litestream's local state in the meta dir against the live -wal, read once."""
+        from litefix.diagnose.inspectors.meta_dir import check_meta_dir
+
+        return check_meta_dir(self)
+
+    @property
+    def unsynced_wal_bytes(self) -> int | None:
+        """Committed -wal bytes Litestream's local state has not taken yet (None: not comparable)."""
+        value = self.local_state_report.facts.get("unsynced_wal_bytes")
+        return int(value) if isinstance(value, int) else None
+
+    @cached_property
+    def schema_view(self) -> SchemaView:
+        """The schema, read from the b-tree pages (a few reads), or by SQLite when the -wal is suspect or
+        the pages cannot be walked; when SQLite cannot read it with the -wal applied, the file alone."""
+        from litefix.formats.btree import BtreeError
+        from litefix.system.schema import SchemaError, read_schema, read_schema_from_pages
+
+        header = self.require_header()
+        try:
+            try:
+                if self.wal_suspect:
+                    raise BtreeError("the -wal has findings: let SQLite read it")
+                return SchemaView(read_schema_from_pages(self.real_db, header, self.wal_with_pages()), "pages")
+            except (BtreeError, OSError):
+                return SchemaView(read_schema(self.db), "sqlite")
+        except SchemaError as exc:
+            if self.wal_changed_since_scan():
+                return SchemaView(None, inconclusive=f"the -wal changed while it was read ({exc})")
+            try:  # the file on its own may still say what it is
+                alone = read_schema(self.db, ignore_wal=True)
+            except SchemaError:
+                alone = None
+            return SchemaView(alone, "sqlite", str(exc), "database file alone (its -wal cannot be applied)")

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from litefix.codes import CODES
 from litefix.config import LitestreamConfig, discover_config, load_config
@@ -35,15 +36,11 @@ from litefix.model import JSON, Diagnosis, Finding, InspectorRun, RunStatus, Sev
 from litefix.system.procfs import Holder, find_open_descriptors, litestream_processes, replicate_command_db
 from litefix.system.procfs import replicate_config_path as process_config_path
 
-# Moved into litefix/codes.py by the lead (the README table is generated from there).
+if TYPE_CHECKING:
+    from litefix.repair.strategies import Situation
+
 # Findings `diagnose` reports that mean something else before boot (see gate_view).
 NOT_YET_EXPECTED = "expected before boot: `litefix boot` (or your entrypoint) starts Litestream last"
-# What --fix may do without a human: the codes a missing database leaves behind (the restore
-# strategy quarantines every leftover), and Litestream state gone stale while it was stopped.
-RESTORE_SAFE = frozenset(
-    {"database-missing", "litestream-state-mismatch", "wal-corrupt", "wal-mismatch", "wal-torn-tail", "shm-stale"}
-)
-INIT_SAFE = frozenset({"litestream-state-mismatch", "litestream-tables-missing"})
 MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "devtmpfs"})
 LAYER_FILESYSTEMS = frozenset({"overlay", "overlayfs", "aufs", "fuse-overlayfs"})
 TMP_DIRECTORIES = ("/tmp", "/var/tmp")
@@ -259,20 +256,23 @@ def _failing_codes(lines: Sequence[CheckLine], threshold: Severity = Severity.WA
     return {f.code for line in lines for f in line.findings if f.severity.rank >= threshold.rank}
 
 
-def choose_fix(lines: Sequence[CheckLine], blocked: bool) -> str | None:
-    """The repair `--fix` may run on its own, or None (then a human decides)."""
+def choose_fix(ctx: Context, lines: Sequence[CheckLine], blocked: bool) -> str | None:
+    """The repair `--fix` may run on its own, or None (then a human decides): auto's choice, when the
+    table of codes marks every failing code as safe unattended (repair/policy.py)."""
+    from litefix.repair.policy import unattended
+
     codes = _failing_codes(lines)
     if blocked or not codes:
         return None
-    if (
-        "database-missing" in codes
-        and codes <= RESTORE_SAFE
-        and _replica_format(lines) not in (None, "missing", "empty")
-    ):
-        return "restore"
-    if codes & INIT_SAFE and codes <= INIT_SAFE:
-        return "init"
-    return None
+    decision = _situation(ctx, lines).decide()
+    return decision.strategy.value if decision.strategy and unattended(codes, decision) else None
+
+
+def _situation(ctx: Context, lines: Sequence[CheckLine]) -> Situation:
+    from litefix.repair.strategies import RepairOptions, Situation
+
+    diagnosis = Diagnosis(ctx.db, tuple(f for line in lines for f in line.findings), tuple(x.run for x in lines))
+    return Situation(ctx, diagnosis, RepairOptions("auto"))
 
 
 def apply_fix(ctx: Context, strategy: str, log: Callable[[str], None]) -> Fix:
@@ -295,21 +295,20 @@ def apply_fix(ctx: Context, strategy: str, log: Callable[[str], None]) -> Fix:
 
 def next_step(ctx: Context, lines: Sequence[CheckLine], config_path: str) -> str | None:
     """The `litefix repair …` command that fixes this database, or why there is none."""
-    from litefix.repair.strategies import RepairOptions, Situation
-    from litefix.repair.strategies.auto import choose
-
     db, cfg = shlex.quote(ctx.db), shlex.quote(config_path)
     if "repair-unfinished" in _failing_codes(lines):
         return f"litefix repair {db} --resume   (or --rollback to undo it)"
-    diagnosis = Diagnosis(ctx.db, tuple(f for line in lines for f in line.findings), tuple(x.run for x in lines))
-    situation = Situation(ctx, diagnosis, RepairOptions("auto"))
-    strategy, why = choose(situation)
-    if strategy is None:
+    situation = _situation(ctx, lines)
+    decision = situation.decide()
+    if decision.refused:
+        return (
+            f"no safe automatic repair ({decision.why}); look closer: litefix diagnose {db} --config {cfg} "
+            "--verify-restore"
+        )
+    if decision.strategy is None:
         return None
-    if strategy == "refuse":
-        return f"no safe automatic repair ({why}); look closer: litefix diagnose {db} --config {cfg} --verify-restore"
     stop = " --stop-litestream" if any(h.is_litestream for h in situation.holders) else ""
-    return f"litefix repair {db} --config {cfg} --strategy {strategy}{stop}"
+    return f"litefix repair {db} --config {cfg} --strategy {decision.strategy}{stop}"
 
 
 # --- the deployment -----------------------------------------------------------------------------
@@ -521,8 +520,10 @@ def _storage_line(config: LitestreamConfig, databases: Sequence[str], mounts: Se
         if risk:
             findings.append(CODES["replica-not-persistent"].finding(f"the replica {path} is {risk}", {"path": path}))
     facts: dict[str, JSON] = {"mounts_read": bool(mounts)}
-    facts["filesystems"] = sorted({m.fs_type for db in databases if (m := mount_of(db, mounts))})
-    return CheckLine(InspectorRun("storage", RunStatus.OK, facts), tuple(findings))
+    filesystems = sorted({m.fs_type for db in databases if (m := mount_of(db, mounts))})
+    facts["filesystems"] = filesystems
+    summary = "on " + (", ".join(filesystems) or "unknown filesystems") + ", not temporary"
+    return CheckLine(InspectorRun("storage", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
 def _replicas_line(
@@ -548,7 +549,8 @@ def _replicas_line(
                 )
             )
     facts: dict[str, JSON] = {"replicas": len(ours), "configs": sorted({w for _, w in sources})}
-    return CheckLine(InspectorRun("replicas", RunStatus.OK, facts), tuple(findings))
+    summary = f"{len(ours)} replica locations, none shared"
+    return CheckLine(InspectorRun("replicas", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
 def _processes_line(litestreams: Sequence[RunningLitestream]) -> CheckLine:
@@ -564,7 +566,8 @@ def _processes_line(litestreams: Sequence[RunningLitestream]) -> CheckLine:
                 )
             )
     facts: dict[str, JSON] = {"litestream_processes": [r.holder.pid for r in litestreams]}
-    return CheckLine(InspectorRun("processes", RunStatus.OK, facts), tuple(findings))
+    summary = "no Litestream at work on these databases"
+    return CheckLine(InspectorRun("processes", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
 def fold_shared_replicas(lines: Sequence[CheckLine], deployment: Sequence[CheckLine]) -> tuple[CheckLine, ...]:
@@ -639,7 +642,7 @@ def run_check(
 
         def finish(item: _Work) -> None:
             try:
-                strategy = choose_fix(item.lines, blocked=item.db in (busy | shared)) if fix else None
+                strategy = choose_fix(item.ctx, item.lines, blocked=item.db in (busy | shared)) if fix else None
                 if strategy is not None:
                     log(f"{os.path.basename(item.db)}: --fix runs `{strategy}`")
                     item.fix = apply_fix(item.ctx, strategy, log)

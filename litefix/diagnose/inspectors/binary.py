@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
-from litefix.model import Severity
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Severity
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return f"litestream {facts.get('version')}" if facts.get("version") else "checked"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     report = Report()
     binary = ctx.binary
     if binary is None:
-        listed = ctx.recall("config_db") is not None
+        listed = ctx.config_db is not None
         report.findings.append(
             CODES["litestream-missing"].finding(
                 "no litestream binary found (--litestream, LITEFIX_LITESTREAM, PATH)",

@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
-from litefix.model import Severity
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Severity
 
 if TYPE_CHECKING:
     from litefix.config import DatabaseConfig
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return f"listed in {facts.get('source')}" if facts.get("database") else str(facts.get("source", ""))
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     config = ctx.config
     if config is None:
@@ -28,7 +33,7 @@ def inspect(ctx: Context) -> Report:
     )
     if config.how_found == "cwd":
         report.facts["note"] = "./litestream.yml is read by litefix only; Litestream needs -config to read it"
-    db = config.find_db(ctx.db)
+    db = ctx.config_db
     if db is None:
         report.findings.append(
             CODES["config-db-missing"].finding(
@@ -37,7 +42,6 @@ def inspect(ctx: Context) -> Report:
             )
         )
         return report
-    ctx.remember("config_db", db)
     report.facts["database"] = db.to_json()
     binary = ctx.binary
     if binary is None or binary.version is None:

@@ -12,41 +12,35 @@ import os
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
-from litefix.formats.btree import BtreeError
-from litefix.model import Severity
-from litefix.system.schema import SchemaError, read_schema, read_schema_from_pages
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Severity
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    tables = facts.get("litestream_tables") or []
+    assert isinstance(tables, list)
+    return ", ".join(tables) + " present" if tables else "no Litestream tables yet"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
-    header = ctx.require_header()
+    read = ctx.schema_view
     report = Report()
-    try:
-        try:  # the pages themselves: a few reads, where SQLite would first replay the whole -wal
-            if ctx.recall("wal_suspect"):
-                raise BtreeError("the -wal has findings: let SQLite read it")
-            schema = read_schema_from_pages(ctx.real_db, header, ctx.wal_with_pages())
-            report.facts["read_by"] = "pages"
-        except (BtreeError, OSError):
-            schema = read_schema(ctx.db)
-            report.facts["read_by"] = "sqlite"
-    except SchemaError as exc:
-        if ctx.wal_changed_since_scan():
-            report.facts["schema"] = f"inconclusive: the -wal changed while it was read ({exc})"
-            return report
-        ctx.remember("schema_error", str(exc))
+    if read.inconclusive:
+        report.facts["schema"] = f"inconclusive: {read.inconclusive}"
+        return report
+    report.facts["read_by"] = read.read_by
+    if read.error:
         report.findings.append(
             CODES["integrity-failed"].finding(
-                f"SQLite cannot read the schema of {ctx.db} with its -wal applied: {exc}",
-                {"sqlite_error": str(exc), "stage": "schema"},
+                f"SQLite cannot read the schema of {ctx.db} with its -wal applied: {read.error}",
+                {"sqlite_error": read.error, "stage": "schema"},
             )
         )
-        try:  # the file on its own may still say what it is
-            schema = read_schema(ctx.db, ignore_wal=True)
-        except SchemaError:
-            return report
-        report.facts["view"] = "database file alone (its -wal cannot be applied)"
-    ctx.remember("schema", schema)
+        report.facts["view"] = read.view
+    schema = read.schema
+    if schema is None:
+        return report
     report.facts["tables"] = len(schema.tables)
     report.facts["litestream_tables"] = [t for t in schema.tables if t.startswith("_litestream")]
     if schema.litestream_seq is not None:
@@ -54,9 +48,9 @@ def inspect(ctx: Context) -> Report:
     missing = schema.missing_litestream_tables
     if not missing:
         return report
-    managed = os.path.isdir(ctx.meta_dir) or bool(ctx.recall("litestream_running"))
+    managed = os.path.isdir(ctx.meta_dir) or ctx.litestream_running
     evidence: dict[str, object] = {
-        "view": report.facts.get("view", "database file with its committed -wal frames"),
+        "view": read.view,
         "missing": list(missing),
         "tables": list(schema.tables[:20]),
         "meta_dir": ctx.meta_dir if managed else None,
@@ -64,7 +58,7 @@ def inspect(ctx: Context) -> Report:
     if managed:
         why = (
             "a Litestream process has it open"
-            if ctx.recall("litestream_running")
+            if ctx.litestream_running
             else (f"Litestream's meta dir {ctx.meta_dir} exists")
         )
         message = (

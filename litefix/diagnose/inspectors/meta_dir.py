@@ -19,9 +19,9 @@ from pathlib import Path
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.wal import WalScan
-from litefix.model import Finding
+from litefix.model import JSON, Finding
 
 # The newest L0 files are the ones a restart relies on; checksumming them all would make the
 # cost grow with the write volume of the last five minutes (L0 retention), so the newest are
@@ -29,16 +29,24 @@ from litefix.model import Finding
 VERIFY_BYTES = 8 << 20
 
 
-def meta_dir_of(ctx: Context) -> str:
-    """The config's meta path when the config lists this database, else Litestream's default."""
-    db_config = ctx.recall("config_db")
-    explicit = getattr(db_config, "meta_dir", None)
-    return str(explicit) if explicit else ctx.meta_dir
+def _summary(facts: dict[str, JSON]) -> str:
+    if facts.get("exists") is False:
+        return "no Litestream state yet"
+    where = f", TXID {facts['local_txid']}" if facts.get("local_txid") else ""
+    where = f", generation {facts['generation']}" if facts.get("generation") else where
+    return f"{facts.get('format')} state{where}"
 
 
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
+    return ctx.local_state_report
+
+
+def check_meta_dir(ctx: Context) -> Report:
+    """The checks themselves; the context runs them once (`ctx.local_state_report`), for this inspector and
+    for the replica's lag, which needs what the local state has not synced yet."""
     report = Report()
-    meta = meta_dir_of(ctx)
+    meta = ctx.meta_dir
     report.facts["path"] = meta
     if not os.path.isdir(meta):
         report.facts["exists"] = False
@@ -46,7 +54,7 @@ def inspect(ctx: Context) -> Report:
     has_03 = os.path.exists(os.path.join(meta, "generation")) or os.path.isdir(os.path.join(meta, "generations"))
     has_05 = os.path.isdir(os.path.join(meta, "ltx"))
     report.facts["format"] = "+".join(f for f, present in (("0.3", has_03), ("0.5", has_05)) if present) or "empty"
-    running = bool(ctx.recall("litestream_running"))
+    running = ctx.litestream_running
     wal = ctx.wal if ctx.wal_state.exists else None
     if has_03:
         _inspect_03(ctx, meta, wal, running, report)
@@ -138,7 +146,6 @@ def _inspect_03(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
         )
     else:
         report.facts["unsynced_wal_bytes"] = wal.committed_end - last.size
-        ctx.remember("unsynced_wal_bytes", wal.committed_end - last.size)
 
 
 def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, report: Report) -> None:
@@ -228,4 +235,3 @@ def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
         )
     else:
         report.facts["unsynced_wal_bytes"] = wal.committed_end - end
-        ctx.remember("unsynced_wal_bytes", wal.committed_end - end)

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.errors import ConfigError
+from litefix.model import JSON
 from litefix.system.procfs import Descriptor, Holder, litestream_processes, replicate_command_db, replicate_config_path
 
 if TYPE_CHECKING:
@@ -36,6 +37,13 @@ def _state(ctx: Context, role: str, d: Descriptor) -> str:
     return "deleted" if d.deleted or not current.exists else "replaced"
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    holders = facts.get("holders") or []
+    assert isinstance(holders, list)
+    return "no process holds it" if not holders else f"held by pid {', '.join(str(h['pid']) for h in holders)}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     scan = ctx.processes
     if scan.error:
@@ -71,7 +79,6 @@ def inspect(ctx: Context) -> Report:
         stale_any = any(s != "current" for group in states.values() for s in group)
         shares_wal = stale_db and any(s == "current" for r in ("wal", "shm") for s in states.get(r, []))
         if holder.is_litestream:
-            ctx.remember("litestream_running", True)
             if not stale_any:
                 sound_litestreams.append(holder)
                 continue
@@ -99,7 +106,7 @@ def inspect(ctx: Context) -> Report:
                 )
             )
     litestreams = [h for h in scan.holders if h.is_litestream]
-    db_config = ctx.recall("config_db")
+    db_config = ctx.config_db
     others = litestream_processes()
     report.facts["litestream_processes"] = [h.pid for h in others]
     if db_config is not None and not litestreams:

@@ -14,7 +14,6 @@ from typing import Any
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
 from litefix.diagnose.inspectors import Report
-from litefix.diagnose.inspectors.meta_dir import meta_dir_of
 from litefix.formats.generations import Generation, Pos
 from litefix.formats.ltx import scan_ltx_dir
 from litefix.model import JSON, Severity
@@ -46,11 +45,11 @@ from litefix.system.schema import SchemaError, check_integrity
 
 
 def inspect_replicas(ctx: Context) -> Report:
-    targets = replica_targets(ctx.db, ctx.options.replica, ctx.config, ctx.recall("config_db"))
+    targets = replica_targets(ctx.db, ctx.options.replica, ctx.config, ctx.config_db)
     if not targets:
         raise Skip("no replica to inspect: pass --replica URL, or --config with a config that lists this database")
     report = Report()
-    local = local_position(meta_dir_of(ctx))
+    local = local_position(ctx.meta_dir)
     report.facts["local_position"] = local.describe()
     views: list[JSON] = []
     report.facts["replicas"] = views
@@ -70,8 +69,8 @@ def _source(ctx: Context, target: ReplicaTarget) -> list[str]:
 
 
 def _replicated_before(ctx: Context, local: LocalPosition) -> bool:
-    schema = ctx.recall("schema")
-    seq = getattr(schema, "litestream_seq", None)
+    schema = ctx.schema_view.schema if ctx.header is not None else None
+    seq = schema.litestream_seq if schema is not None else None
     return local.format is not None or (seq is not None and seq > 1)
 
 
@@ -182,7 +181,7 @@ def _foreign_l0(ctx: Context, view: ReplicaView) -> list[dict[str, JSON]]:
     """
     if view.read_by != "native":
         return []
-    meta = meta_dir_of(ctx)
+    meta = ctx.meta_dir
     if not os.path.isdir(os.path.join(meta, "ltx", "0")):
         return []
     remote = {(f.min_txid, f.max_txid): f for f in view.ltx if f.level == 0 and f.header is not None}
@@ -308,7 +307,7 @@ def _behind(ctx: Context, view: ReplicaView, local: LocalPosition, what: str, re
 
 def _unsynced(ctx: Context, view: ReplicaView, local: LocalPosition, report: Report) -> bool:
     """Committed -wal bytes that Litestream has not seen yet (it is stopped, or behind): local is ahead."""
-    pending = int(ctx.recall("unsynced_wal_bytes") or 0)
+    pending = ctx.unsynced_wal_bytes or 0
     if pending <= 0:
         return False
     wal_time = ctx.wal_state.mtime_ns / 1e9 if ctx.wal_state.exists else None

@@ -8,13 +8,27 @@ from __future__ import annotations
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.sqlite_header import HeaderError, parse_header
 from litefix.formats.wal import WalScan, read_frame_page
-from litefix.model import Severity
+from litefix.model import JSON, Severity
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    if facts.get("exists") is False:
+        return "no -wal (clean)"
+    frames = facts.get("committed_frames", 0)
+    return f"{frames} committed frame{'s' if frames != 1 else ''}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
+    return ctx.wal_report
+
+
+def check_wal(ctx: Context) -> Report:
+    """The checks themselves; the context runs them once (`ctx.wal_report`), for this inspector and for the
+    schema readers that must let SQLite judge a suspect WAL."""
     report = Report()
     state = ctx.wal_state
     report.facts["path"] = ctx.wal_path
@@ -39,8 +53,6 @@ def inspect(ctx: Context) -> Report:
         return report
     _check_chain(ctx, scan, report)
     _check_belongs(ctx, scan, report)
-    if report.findings:
-        ctx.remember("wal_suspect", True)  # readers of the schema should let SQLite judge this WAL
     return report
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors.meta_dir import meta_dir_of
 from litefix.model import Diagnosis, RepairPlan, Severity, Step
 from litefix.repair.args import CopyHeldArgs, StopLitestreamArgs
+from litefix.repair.policy import Decision, choose
 from litefix.replicas.reader import ReplicaTarget, replica_targets
 from litefix.system.procfs import Holder
 from litefix.system.schema import SchemaError, check_integrity
@@ -37,7 +37,6 @@ class Situation:
     ctx: Context
     diagnosis: Diagnosis
     options: RepairOptions
-    notes: list[str] = field(default_factory=list)
 
     @property
     def db(self) -> str:
@@ -53,7 +52,7 @@ class Situation:
 
     @property
     def replica(self) -> ReplicaTarget | None:
-        targets = replica_targets(self.db, self.ctx.options.replica, self.ctx.config, self.ctx.recall("config_db"))
+        targets = replica_targets(self.db, self.ctx.options.replica, self.ctx.config, self.ctx.config_db)
         return targets[0] if targets else None
 
     @property
@@ -63,7 +62,16 @@ class Situation:
 
     @property
     def meta_dir(self) -> str:
-        return meta_dir_of(self.ctx)
+        return self.ctx.meta_dir
+
+    @property
+    def has_replica(self) -> bool:
+        """A replica with something on it to restore from."""
+        return self.replica is not None and self.replica_format not in (None, "missing", "empty")
+
+    def decide(self) -> Decision:
+        """What `--strategy auto` runs for these findings (repair/policy.py reads the table of codes)."""
+        return choose(self.codes, self.has_replica, self.live_file_sound)
 
     def live_file_sound(self) -> bool:
         if self.ctx.header is None:
@@ -85,7 +93,7 @@ class Situation:
         replica = self.replica
         if (
             self.ctx.config is not None
-            and self.ctx.recall("config_db") is not None
+            and self.ctx.config_db is not None
             and replica is not None
             and replica.via != "--replica"
         ):
@@ -145,17 +153,16 @@ def planners() -> dict[str, Planner]:
 
 def plan(s: Situation) -> RepairPlan:
     """The plan for the requested strategy (`auto` first chooses one and says why)."""
-    strategy: str | None = s.options.strategy
+    strategy = s.options.strategy
     why = f"requested with --strategy {strategy}"
     if strategy == "auto":
-        from litefix.repair.strategies.auto import choose
-
-        strategy, why = choose(s)
-        if strategy is None:
-            return RepairPlan(s.db, "auto", why, findings=tuple(sorted(s.codes)))
-        if strategy == "refuse":
-            return RepairPlan(s.db, "auto", why, findings=tuple(sorted(s.codes)), refused=why)
-    assert strategy is not None
+        decision = s.decide()
+        why = decision.why
+        if decision.strategy is None:
+            return RepairPlan(
+                s.db, "auto", why, findings=tuple(sorted(s.codes)), refused=why if decision.refused else None
+            )
+        strategy = decision.strategy.value
     try:
         made = planners()[strategy](s)
     except Refusal as exc:

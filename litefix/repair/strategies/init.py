@@ -28,7 +28,7 @@ def config_text(s: Situation) -> str:
     binary = s.ctx.binary
     assert binary is not None
     shape = "replicas" if binary.generation == "0.3" else "replica"
-    db_config = s.ctx.recall("config_db")
+    db_config = s.ctx.config_db
     if s.ctx.config is not None and db_config is not None and not s.ctx.options.replica:
         return narrowed_yaml(s.ctx.config, db_config, shape=shape)
     if s.ctx.options.replica:
