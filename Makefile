@@ -9,7 +9,7 @@ LITESTREAM_VERSIONS := 0.3.13 0.5.15 0.5.17
 # Test processes mostly wait on Litestream's intervals, so more workers than cores pays off.
 WORKERS ?= 4
 
-.PHONY: demo test test-fast lint litestream bench docs clean
+.PHONY: demo test test-fast lint litestream bench docs clean soak
 
 $(STAMP): pyproject.toml setup.py litefix/_native.c
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: lint litestream
 # The pure tests (byte readers, policy, structure): no Litestream binary needed, seconds to run.
 test-fast: $(STAMP)
 	$(BIN)/pytest -n $(WORKERS) -m "not litestream and not slow"
+
+# kill -9 repairs at random moments, hundreds of times; figures in the README (Repair section).
+SOAK_KILLS ?= 300
+soak: $(STAMP) litestream
+	$(BIN)/python tools/crash_soak.py --kills $(SOAK_KILLS) --jobs 2
 
 bench: $(STAMP) litestream
 	$(BIN)/python benchmarks/run.py

@@ -10,7 +10,15 @@ from typing import Annotated, NoReturn
 import typer
 
 from litefix import __version__
-from litefix.errors import EXIT_CANNOT_INSPECT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, LitefixError
+from litefix.errors import (
+    EXIT_CANNOT_INSPECT,
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    LitefixError,
+    describe_os_error,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -335,6 +343,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         _error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:  # a full disk, a permission, an I/O error met outside a repair step
+        error = describe_os_error(exc)
+        _error(error.message, error.hint)
+        sys.exit(error.exit_code)
     except Exception as exc:
         if _click_usage_error(exc):
             sys.exit(2)

@@ -6,6 +6,8 @@ below; anything else is a bug and gets a traceback-free report with exit code 3.
 
 from __future__ import annotations
 
+import os
+
 # Exit codes, documented in the README and checked by tests/test_docs.py.
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -24,7 +26,8 @@ EXIT_CODES = {
     "output).",
     EXIT_REFUSED: "Refused: the action could lose data (a live process holds the database, another repair runs, "
     "no replica).",
-    EXIT_REPAIR_FAILED: "A repair step failed; nothing was lost, the journal says how to `--resume` or roll back.",
+    EXIT_REPAIR_FAILED: "A repair step or rollback failed, the disk is full, or a quarantine is damaged; nothing "
+    "was lost, the error says how to `--resume` or roll back.",
     EXIT_LITESTREAM_STOPPED: "boot: Litestream did not start, or stopped while the app ran (the app was stopped "
     "too: its writes would not be backed up). Otherwise `boot` exits with the app's own exit code.",
     EXIT_INTERRUPTED: "Interrupted (Ctrl-C / SIGINT).",
@@ -72,20 +75,55 @@ class RepairFailed(LitefixError):
     exit_code = EXIT_REPAIR_FAILED
 
 
-def describe_os_error(exc: OSError, what: str) -> CannotInspect:
-    """Turn an OSError into a sentence a user can act on."""
+class NoSpace(LitefixError):
+    """The disk (or quota) is full: nothing litefix did is lost, there is no room to go on."""
+
+    exit_code = EXIT_REPAIR_FAILED
+
+
+def os_error_sentence(exc: OSError, what: str = "", doing: str = "reading") -> str:
+    """The one sentence for an OSError: what failed, on which path, in words a user acts on."""
     import errno
 
-    path = exc.filename or what
+    path = exc.filename if exc.filename is not None else what
+    path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
+    on = f" {path}" if path else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full ({doing}{on})" if path else "the disk is full"
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return CannotInspect(
-            f"permission denied reading {path}",
-            "run litefix as the user that owns the database (or with sudo), or fix the file's permissions",
-        )
+        return f"permission denied {doing}{on}"
     if exc.errno == errno.EIO:
-        return CannotInspect(f"I/O error reading {path}", "the disk or filesystem is failing; copy what you can")
+        return f"I/O error {doing}{on}"
     if exc.errno == errno.ELOOP:
-        return CannotInspect(f"{path} is a symlink loop", "point the path at the real database file")
-    return CannotInspect(
-        f"cannot read {path}: {exc.strerror or exc}", "check that the path and its directory are readable"
-    )
+        return f"{path} is a symlink loop"
+    if exc.errno == errno.EROFS:
+        return f"{path or 'the filesystem'} is on a read-only filesystem"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"the path is too long ({path[:80]}…)" if len(path) > 80 else f"the path {path} is too long"
+    verb = {"reading": "read", "writing": "write", "moving": "move", "copying": "copy", "creating": "create"}
+    return f"cannot {verb.get(doing, doing)}{on}: {exc.strerror or exc}"
+
+
+_OS_HINTS = {
+    "space": "free space on that filesystem; nothing was lost, then run the same command again "
+    "(an interrupted repair: --resume or --rollback)",
+    "permission": "run litefix as the user that owns the database (or with sudo), or fix the file's permissions",
+    "io": "the disk or filesystem is failing; copy what you can",
+    "other": "check that the path and its directory are readable",
+}
+
+
+def describe_os_error(exc: OSError, what: str = "", doing: str = "reading") -> LitefixError:
+    """An OSError as the error the user sees: a full disk is exit 5, anything else cannot-inspect (3)."""
+    import errno
+
+    sentence = os_error_sentence(exc, what, doing)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(sentence, _OS_HINTS["space"])
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return CannotInspect(sentence, _OS_HINTS["permission"])
+    if exc.errno == errno.EIO:
+        return CannotInspect(sentence, _OS_HINTS["io"])
+    if exc.errno == errno.ELOOP:
+        return CannotInspect(sentence, "point the path at the real database file")
+    return CannotInspect(sentence, _OS_HINTS["other"])

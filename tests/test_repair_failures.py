@@ -60,11 +60,11 @@ def test_a_full_disk_stops_init_cleanly_and_resume_finishes_once_there_is_room(
     env = {**os.environ, "LITEFIX_LITESTREAM": str(binary("0.5.17"))}
     failed = litefix("repair", db, "--config", config, "--strategy", "init", "--yes", env=env)
     assert failed.code == 5, failed.out + failed.err
-    assert "the disk is full" in failed.err and "--resume" in failed.err
+    assert "not enough space" in failed.err and "--resume" in failed.err
     assert sha256_file(db) == before  # the database itself was not touched
     journal = small_disk / ".litefix" / "repairs" / f"{db.name}.journal"
     events = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert events[-1]["event"] == "failed" and "disk is full" in events[-1]["error"]
+    assert events[-1]["event"] == "failed" and "not enough space" in events[-1]["error"]
     told = litefix("diagnose", db, "--config", config, "--json", env=env).json()
     assert "repair-unfinished" in {f["code"] for f in told["findings"]}
     subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)  # room again
@@ -93,3 +93,50 @@ def test_a_directory_the_user_may_not_write_refuses_before_touching_anything(sha
     assert result.code == 5, result.out + result.err
     assert "cannot create litefix's workspace" in result.err and "Traceback" not in result.err
     assert sha256_file(db) == before and not (shared_dir / ".litefix").exists()
+
+
+def _fill(where: Path) -> None:
+    """Take every free byte of the filesystem under `where` (unbuffered: each write fails on its own)."""
+    fd = os.open(where / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for size in (1 << 20, 65536, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    assert os.statvfs(where).f_bavail == 0
+
+
+@pytest.mark.parametrize("strategy", ["quarantine", "init", "restore"])
+def test_zero_bytes_free_is_exit_5_with_a_sentence_about_space_for_every_strategy(
+    strategy: str, small_disk: Path, tmp_path: Path
+) -> None:
+    from tests.test_repair import replicated_site
+
+    (tmp_path / "site").mkdir()
+    site = replicated_site(tmp_path / "site", "0.5.17", rows=20)
+    db = small_disk / site.db.name
+    if strategy != "restore":
+        shutil.copy(site.db, db)
+    config = tmp_path / "litestream.yml"
+    config.write_text(
+        f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    replica:\n      type: file\n"
+        f"      path: {site.replica}\n      sync-interval: 100ms\n"
+    )
+    before = sha256_file(db) if db.exists() else None
+    _fill(small_disk)
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary("0.5.17"))}
+    result = litefix("repair", db, "--config", config, "--strategy", strategy, "--yes", env=env)
+    assert result.code == 5, result.out + result.err
+    assert "Traceback" not in result.err and "crashed" not in result.err
+    assert "space" in result.err or "disk is full" in result.err, result.err
+    assert (sha256_file(db) if db.exists() else None) == before
+    (small_disk / "filler").unlink()  # room again: whatever was started can be finished or undone
+    journal = small_disk / ".litefix" / "repairs" / f"{db.name}.journal"
+    if journal.exists():
+        rolled = litefix("repair", db, "--config", config, "--rollback", env=env)
+        assert rolled.code in (0, 1), rolled.out + rolled.err
+        assert (sha256_file(db) if db.exists() else None) == before

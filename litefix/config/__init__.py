@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from litefix.errors import ConfigError
+from litefix.system.files import CONFIG_LIMIT, read_bytes
 
 if TYPE_CHECKING:
     import yaml
@@ -452,7 +453,15 @@ def load_config(
         text, names = expand_env_vars(text, env, pid=pid)
     unset = tuple(n for n in names if n not in env and not (pid is not None and n == "PID"))
     reader = _Reader(path, cwd)
-    config = reader.read(text)
+    try:
+        config = reader.read(text)
+    except yaml.YAMLError as exc:  # raised before parsing starts, e.g. a NUL byte
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: invalid YAML: {first}", "a Litestream config is UTF-8 text") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: the YAML is nested too deeply to be a Litestream config", "check the file"
+        ) from None
     notes = list(config.notes)
     if "PID" in names and pid is None:
         notes.append(Incompatibility("0.5", 1, "0.5 replaces $PID with its own process id; 0.3 reads the variable"))
@@ -481,10 +490,13 @@ def discover_config(
 
 
 def _read_text(path: str, expanded: str) -> str:
-    """The file's text; errors name `path` as the user wrote it."""
+    """The file's text; errors name `path` as the user wrote it.
+
+    Read as a regular file of at most 4 MiB (system/files.py): `/dev/zero`, `/dev/urandom`
+    or a FIFO is one sentence, not gigabytes of memory or a hang.
+    """
     try:
-        with open(expanded, "rb") as f:
-            data = f.read()
+        data = read_bytes(expanded, CONFIG_LIMIT, "litestream config", ConfigError)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: config file not found",

@@ -7,7 +7,6 @@ import it and never each other.
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +14,7 @@ from typing import Any
 
 from litefix.model import JSON, RepairPlan, Step
 from litefix.repair.journal import Journal
-from litefix.repair.quarantine import Quarantine, workspace
-
-
-def crash_point(label: str) -> None:
-    """Fault injection for the crash tests: LITEFIX_CRASH_AT=<label> SIGKILLs litefix right here."""
-    if os.environ.get("LITEFIX_CRASH_AT") == label:
-        os.kill(os.getpid(), signal.SIGKILL)
-
+from litefix.repair.quarantine import Quarantine, make_dirs, workspace
 
 # --- running steps ------------------------------------------------------------------------------
 
@@ -40,9 +32,14 @@ class Run:
     log: Callable[[str], None] = lambda _msg: None
 
     @property
+    def scratch_path(self) -> Path:
+        """Where this repair's private files are (its Litestream config, restores), not created."""
+        return workspace(self.plan.db) / "scratch" / self.id
+
+    @property
     def scratch(self) -> Path:
         path = workspace(self.plan.db) / "scratch" / self.id
-        path.mkdir(parents=True, exist_ok=True)
+        make_dirs(path, os.path.dirname(os.path.realpath(self.plan.db)))
         return path
 
     def result_of(self, action: str) -> dict[str, Any]:
@@ -52,9 +49,17 @@ class Run:
         return {}
 
 
+@dataclass
+class Undone:
+    """What an undo did (a note for the user) and what it could not put back (the rollback then fails)."""
+
+    note: str = ""
+    left: list[str] = field(default_factory=list)
+
+
 Action = Callable[[Run, Step], dict[str, JSON]]
 ACTIONS: dict[str, Action] = {}
-UNDO: dict[str, Callable[[Run, Step, dict[str, Any]], str]] = {}
+UNDO: dict[str, Callable[[Run, Step, dict[str, Any]], Undone]] = {}
 
 
 def action(name: str) -> Callable[[Action], Action]:

@@ -14,6 +14,7 @@ treat "malformed" on a live database as inconclusive, not as corruption.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,8 +54,15 @@ class _ReadOnlyVFS(apsw.VFS):
         if not isinstance(filename, str) or not os.path.exists(filename):
             # A missing -wal or -journal must stay missing; SQLite copes with CANTOPEN.
             raise apsw.CantOpenError(f"litefix will not create {filename}")
+        if not stat.S_ISREG(os.stat(filename).st_mode):
+            # Opening a FIFO blocks until a writer comes, a device never ends: refuse, by kind.
+            raise apsw.CantOpenError(f"{filename} is not a regular file")
         flags[0] = (flags[0] & ~_WRITE_FLAGS) | apsw.SQLITE_OPEN_READONLY
         return _ReadOnlyFile("", name, flags)
+
+    def xFullPathname(self, name: str) -> str:
+        # Keep an alias (see _utf8_path) as given: resolving it would bring back the name that is not UTF-8.
+        return name if name.startswith(_ALIAS_PREFIX) else str(super().xFullPathname(name))
 
     def xDelete(self, filename: str, syncdir: bool) -> None:
         raise apsw.ReadOnlyError(f"litefix will not delete {filename}")
@@ -78,17 +86,44 @@ def open_readonly(path: str, *, ignore_wal: bool = False) -> Iterator[apsw.Conne
     `ignore_wal` reads the database file alone, for when the -wal beside it is foreign.
     """
     _ensure_vfs()
-    uri = "file:" + _quote(os.path.abspath(path)) + "?mode=ro"
-    if ignore_wal or not os.path.exists(os.path.realpath(path) + "-wal"):
-        # SQLite insists on opening (creating) a -wal for a WAL-mode file; with none
-        # there, the file alone is the whole database, so read it as immutable.
-        uri += "&immutable=1"
-    con = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI, vfs=VFS_NAME)
+    with _utf8_path(os.path.abspath(path)) as name:
+        uri = "file:" + _quote(name) + "?mode=ro"
+        if ignore_wal or not os.path.exists(os.path.realpath(path) + "-wal"):
+            # SQLite insists on opening (creating) a -wal for a WAL-mode file; with none
+            # there, the file alone is the whole database, so read it as immutable.
+            uri += "&immutable=1"
+        con = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI, vfs=VFS_NAME)
+        try:
+            con.execute("PRAGMA locking_mode=EXCLUSIVE")
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def _utf8_path(path: str) -> Iterator[str]:
+    """A name SQLite (UTF-8 only) can take for `path`: itself, or through /proc/self/fd when a
+    directory's name is not UTF-8 (the -wal beside it is then found the same way)."""
     try:
-        con.execute("PRAGMA locking_mode=EXCLUSIVE")
-        yield con
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        yield path
+        return
+    head, tail = os.path.split(path)
+    try:
+        tail.encode("utf-8")
+    except UnicodeEncodeError:
+        raise apsw.CantOpenError(f"SQLite cannot open a file whose own name is not UTF-8 ({path!r})") from None
+    fd = os.open(head, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"{_ALIAS_PREFIX}{fd}/{tail}"
     finally:
-        con.close()
+        os.close(fd)
+
+
+_ALIAS_PREFIX = "/proc/self/fd/"
 
 
 def _quote(path: str) -> str:

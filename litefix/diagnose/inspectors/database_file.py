@@ -12,6 +12,7 @@ from litefix.diagnose.context import Context, file_state
 from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.sqlite_header import HeaderError, format_sqlite_version, parse_header
 from litefix.model import JSON, Severity
+from litefix.repair.journal import quarantined_by_unfinished
 
 JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
 
@@ -107,7 +108,13 @@ def _missing(ctx: Context, report: Report) -> None:
     else:
         message = f"no database at {ctx.db}"
     hint = CODES["database-missing"].fix
-    if sidecars:
+    held = quarantined_by_unfinished(ctx.db)
+    if held:  # not lost: a restore would throw away the writes the replica never had
+        evidence["in_quarantine"] = held
+        message += f"; an interrupted litefix repair moved it to {held}"
+        hint = f"Put it back with `litefix repair {ctx.db} --rollback` (or finish the repair with --resume); "
+        hint += "do not restore from the replica: it may lack the newest writes."
+    elif sidecars:
         hint += " Move the leftover " + ", ".join(sidecars) + " aside first: a restore would merge them."
     report.findings.append(CODES["database-missing"].finding(message, evidence, hint=hint))
 

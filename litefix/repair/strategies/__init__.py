@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from litefix.diagnose.context import Context
 from litefix.model import Diagnosis, RepairPlan, Severity, Step
+from litefix.repair.args import CopyHeldArgs, StopLitestreamArgs
 from litefix.repair.policy import Decision, choose
 from litefix.replicas.reader import ReplicaTarget, replica_targets
 from litefix.system.procfs import Holder
@@ -118,11 +119,9 @@ def prelude(s: Situation, *, stop: bool = True) -> list[Step]:
             if d.deleted or not state.exists or (state.inode, state.device) != (d.inode, d.device):
                 seen.add((d.device, d.inode))
                 steps.append(
-                    Step(
-                        "copy-held",
+                    CopyHeldArgs(holder.pid, d.fd, d.target, role).step(
                         f"pid {holder.pid} still holds the replaced {role} file; copy it before the process stops, "
-                        "so writes that went to it are not lost",
-                        {"pid": holder.pid, "fd": d.fd, "target": d.target, "role": role},
+                        "so writes that went to it are not lost"
                     )
                 )
     litestreams = [h for h in s.holders if h.is_litestream]
@@ -135,10 +134,8 @@ def prelude(s: Situation, *, stop: bool = True) -> list[Step]:
             pids = ", ".join(str(h.pid) for h in litestreams)
             raise Refusal(f"Litestream (pid {pids}) holds {s.db}; stop it first, or pass --stop-litestream")
         steps += [
-            Step(
-                "stop-litestream",
-                "it holds the database; it must not run while the files change",
-                {"pid": h.pid, "command": " ".join(h.cmdline)},
+            StopLitestreamArgs(h.pid, " ".join(h.cmdline)).step(
+                "it holds the database; it must not run while the files change"
             )
             for h in litestreams
         ]

@@ -9,8 +9,18 @@ private Litestream touches nothing else.
 
 from __future__ import annotations
 
+import json
+
 from litefix.config import narrowed_yaml, parse_replica_url
-from litefix.model import RepairPlan, Step
+from litefix.model import RepairPlan
+from litefix.repair.args import (
+    CheckpointArgs,
+    CopyIntoQuarantineArgs,
+    QuarantineArgs,
+    RunInitArgs,
+    VerifyDatabaseArgs,
+    VerifyReplicaArgs,
+)
 from litefix.repair.strategies import Refusal, Situation, prelude
 
 
@@ -23,9 +33,11 @@ def config_text(s: Situation) -> str:
         return narrowed_yaml(s.ctx.config, db_config, shape=shape)
     if s.ctx.options.replica:
         replica = parse_replica_url(s.ctx.options.replica)
-        entry = f"url: {replica.url or replica.location}" if replica.type != "file" else f"path: {replica.path}"
+        # Quoted (JSON strings are YAML): a path with a space, a newline or a `#` says exactly itself.
+        url = replica.url or replica.location
+        entry = f"url: {json.dumps(url)}" if replica.type != "file" else f"path: {json.dumps(replica.path)}"
         block = f"    replicas:\n      - {entry}\n" if shape == "replicas" else f"    replica:\n      {entry}\n"
-        return f"dbs:\n  - path: {s.db}\n{block}"
+        return f"dbs:\n  - path: {json.dumps(s.db)}\n{block}"
     raise Refusal("init runs Litestream with your config: pass --config (listing this database) or --replica URL")
 
 
@@ -46,47 +58,40 @@ def plan(s: Situation) -> RepairPlan:
         raise Refusal("init needs a replica: pass --config (listing this database) or --replica URL")
     text = config_text(s)
     steps = prelude(s)
-    backups = [p for p in (s.ctx.real_db, s.ctx.wal_path) if p]
+    real = s.ctx.real_db or s.db
+    backups = [real, f"{real}-wal", f"{real}-shm"]  # the -shm too: rollback is byte for byte
     steps.append(
-        Step(
-            "copy-into-quarantine",
-            "a byte copy of the database and -wal as they are now, for undo",
-            {"paths": backups, "label": "init"},
+        CopyIntoQuarantineArgs(backups, "init").step(
+            "a byte copy of the database, -wal and -shm as they are now, for undo (the checkpoint and "
+            "Litestream's tables are undone from it)"
         )
     )
     if s.ctx.wal_state.exists:
         steps.append(
-            Step(
-                "checkpoint",
+            CheckpointArgs(s.db).step(
                 "fold the -wal into the file, so Litestream sees a new WAL and takes a full snapshot instead of "
-                "continuing from a WAL it last saw on the old file",
-                {"path": s.db},
+                "continuing from a WAL it last saw on the old file"
             )
         )
     meta = s.meta_dir
     if meta in s.local_paths():
         steps.append(
-            Step(
-                "quarantine",
-                "the meta dir no longer describes this file; Litestream starts afresh without it",
-                {"paths": [meta]},
+            QuarantineArgs([meta]).step(
+                "the meta dir no longer describes this file; Litestream starts afresh without it"
             )
         )
-    common = {
-        "db": s.db,
-        "replica": replica.to_json(),
-        "litestream": binary.path,
-        "config": s.ctx.config.source_path if s.ctx.config else None,
-        "source": s.source(),
-    }
+    config = s.ctx.config.source_path if s.ctx.config else None
+    common = (s.db, replica.to_json(), binary.path, config, s.source())
     steps += [
-        Step(
-            "run-litestream-init",
-            "run the real Litestream on this database alone until its snapshot is on the replica, then stop it",
-            {**common, "config_text": text, "format": binary.generation, "timeout": 120},
-        ),
-        Step("verify-database", "quick_check, and Litestream's tables exist", {"path": s.db, "require_tables": True}),
-        Step("verify-replica", "the replica's newest state equals the database, page for page", common),
+        RunInitArgs(
+            *common,
+            config_text=text,
+            format=binary.generation or "",
+            timeout=120.0,
+            meta=meta,
+        ).step("run the real Litestream on this database alone until its snapshot is on the replica, then stop it"),
+        VerifyDatabaseArgs(s.db, require_tables=True).step("quick_check, and Litestream's tables exist"),
+        VerifyReplicaArgs(*common).step("the replica's newest state equals the database, page for page"),
     ]
     return RepairPlan(
         s.db,

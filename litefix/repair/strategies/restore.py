@@ -9,8 +9,17 @@ SQLite then merges it into the "restored" database (measured).
 
 from __future__ import annotations
 
-from litefix.model import RepairPlan, Step
+from litefix.model import RepairPlan
+from litefix.repair.args import (
+    MoveIntoPlaceArgs,
+    QuarantineArgs,
+    RestoreToTempArgs,
+    VerifyDatabaseArgs,
+    VerifyQuarantineArgs,
+    VerifyRestoredArgs,
+)
 from litefix.repair.strategies import Refusal, Situation, prelude
+from litefix.repair.strategies.quarantine import refuse_special
 
 
 def point_args(s: Situation) -> list[str]:
@@ -37,35 +46,32 @@ def plan(s: Situation) -> RepairPlan:
     if binary is None:
         raise Refusal("restoring needs the litestream binary: install it or pass --litestream PATH")
     point = point_args(s)
-    common = {
-        "db": s.db,
-        "replica": replica.to_json(),
-        "litestream": binary.path,
-        "config": s.ctx.config.source_path if s.ctx.config else None,
-    }
+    config = s.ctx.config.source_path if s.ctx.config else None
     local = s.local_paths()
+    refuse_special(local)
     steps = prelude(s)
     steps += [
-        Step(
-            "restore-to-temp",
+        RestoreToTempArgs(s.db, replica.to_json(), binary.path, config, s.source(), point, not point).step(
             f"restore {' '.join(point) or 'the newest position that passes an integrity check'} into "
-            "litefix's scratch directory, away from the live path",
-            {**common, "source": s.source(), "point": point, "search_clean": not point},
+            "litefix's scratch directory, away from the live path"
         ),
-        Step("verify-restored", "integrity_check, and the same page checksums as the replica at that position", common),
+        VerifyRestoredArgs(s.db, replica.to_json(), binary.path, config).step(
+            "integrity_check, and the same page checksums as the replica at that position"
+        ),
     ]
     if local:
         steps += [
-            Step(
-                "quarantine",
+            QuarantineArgs(local).step(
                 "move the current database, every -wal/-shm/-journal/.tmp-* leftover and the stale "
-                "meta dir aside (a leftover -wal would be merged into the restored file)",
-                {"paths": local},
+                "meta dir aside (a leftover -wal would be merged into the restored file)"
             ),
-            Step("verify-quarantine", "every moved byte is in the quarantine and matches its hash", {"paths": local}),
+            VerifyQuarantineArgs(local).step("every moved byte is in the quarantine and matches its hash"),
         ]
     steps += [
-        Step("move-into-place", "an atomic rename of the checked file onto the database path", {"path": s.db}),
-        Step("verify-database", "quick_check of the database at its path", {"path": s.db}),
+        MoveIntoPlaceArgs(s.db).step(
+            "an atomic rename of the checked file onto the database path, with the owner and mode of the one "
+            "it replaces"
+        ),
+        VerifyDatabaseArgs(s.db).step("quick_check of the database at its path"),
     ]
     return RepairPlan(s.db, "restore", f"from {replica.location}", tuple(steps))
