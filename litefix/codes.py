@@ -268,6 +268,19 @@ CODES: dict[str, Code] = _codes(
         auto=AUTO_RESTORE,
     ),
     Code(
+        "replica-not-restored",
+        Severity.ERROR,
+        "The database has no Litestream state of its own (no meta dir, no _litestream_* tables) while its "
+        "replica holds data: the restore before the app started was skipped or failed, and a migration made a "
+        "fresh file. Starting Litestream now makes that empty file the replica's newest state (0.3: a new "
+        "generation; 0.5: a snapshot), burying the real data.",
+        "Restore before Litestream starts: `litefix repair DB --strategy restore` (the fresh file goes to the "
+        "quarantine), then run the migrations again; `litefix boot` does both in that order.",
+        (RESTORE,),
+        auto=AUTO_RESTORE,
+        unattended=True,
+    ),
+    Code(
         "replica-behind",
         Severity.WARNING,
         "Local changes are not yet on the replica, beyond `--max-lag`.",

@@ -109,6 +109,31 @@ class ReplicaView:
         with_files = [g for g in self.generations if g.updated_at is not None]
         return max(with_files, key=lambda g: g.updated_at or 0, default=None)
 
+    @property
+    def holds_data(self) -> bool:
+        """Something a restore would bring back: an LTX file with TXIDs, or a 0.3 snapshot or WAL segment."""
+        return any(f.max_txid for f in self.ltx) or any(g.snapshots or g.wal_segments for g in self.generations)
+
+    def holdings(self) -> dict[str, JSON]:
+        """Where the replica's newest state is and how much it holds: what a restore would bring back."""
+        out: dict[str, JSON] = {"replica": self.target.location, "format": self.format}
+        if self.ltx:
+            out["position"] = f"TXID {self.max_txid or 0:016x}"
+            out["files"] = len(self.ltx)
+            out["bytes"] = sum(f.size for f in self.ltx)
+            newest = max((f for f in self.ltx if f.header is not None), key=lambda f: f.max_txid or 0, default=None)
+            if newest is not None and newest.header is not None:
+                out["database_bytes"] = newest.header.commit * newest.header.page_size
+        elif (latest := self.latest_generation()) is not None:
+            end = replica_position_03(latest, self.read_by == "native")
+            out["position"] = str(end) if end else f"generation {latest.name}"
+            out["generation"] = latest.name
+            out["files"] = len(latest.snapshots) + len(latest.wal_segments)
+            out["bytes"] = sum(x.size for x in latest.snapshots) + sum(x.size for x in latest.wal_segments)
+        if self.newest_time is not None:
+            out["newest"] = _iso(self.newest_time)
+        return out
+
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"location": self.target.location, "format": self.format, "read_by": self.read_by}
         if self.error:
