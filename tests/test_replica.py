@@ -287,7 +287,7 @@ def s3_config(version: str, db: Path, endpoint: str, bucket: str) -> str:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_s3_replica_is_listed_compared_and_restored_through_the_binary(
+def test_s3_replica_is_read_natively_compared_without_a_restore_and_restored(
     version: str, tmp_path: Path, s3: S3Server
 ) -> None:
     bucket = f"litefix-{version.replace('.', '-')}-{os.getpid()}"
@@ -301,18 +301,21 @@ def test_s3_replica_is_listed_compared_and_restored_through_the_binary(
     time.sleep(0.8)
     rep.stop()
     assert s3.keys(bucket), "nothing reached the S3 server"
-    result = diagnose(dep, "--verify-restore")
+    result = diagnose(dep, "--verify-restore", "--compare")
     facts = replica_facts(result)
     [replica] = facts["replicas"]  # type: ignore[misc]
-    assert replica["read_by"].startswith("litestream"), replica
-    assert replica["format"] in ("0.3", "0.5")
+    assert replica["read_by"].startswith("native (s3"), replica
+    assert replica["format"] == version[:3]
+    assert replica["comparison"]["equal"] is True, replica  # page checksums from ranged reads, no restore
     assert facts["restore_checksum"]["equal"], facts  # type: ignore[index]
+    assert replica["comparison"]["checksum_replica"] == facts["restore_checksum"]["checksum_replica"]  # type: ignore[index]
     assert not codes(result) - {"litestream-not-running"}, result.out
 
 
 @pytest.mark.slow
 def test_unreachable_s3_replica_is_replica_unreachable_not_a_hang(tmp_path: Path) -> None:
-    """With credentials set, 0.5.17 retries an endpoint that does not answer for ever (measured)."""
+    """With credentials set, 0.5.17 retries an endpoint that does not answer for ever (measured); litefix
+    reads S3 itself now, with a bounded wait."""
     dep = Deployment(tmp_path, "0.5.17", (DB,))
     (tmp_path / "litestream.yml").write_text(s3_config("0.5.17", dep.db(), "http://127.0.0.1:9", "nowhere"))
     migrate(dep.db(), 2)
@@ -327,7 +330,7 @@ def test_unreachable_s3_replica_is_replica_unreachable_not_a_hang(tmp_path: Path
     result = litefix("diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--json", env=env)
     assert time.monotonic() - started < 60
     [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-unreachable"]
-    assert "does not answer" in finding["evidence"]["stderr"]
+    assert finding["evidence"]["reason"] == "connection-refused", finding
 
 
 def test_page_checksum_of_the_replica_equals_the_restored_file(tmp_path: Path) -> None:

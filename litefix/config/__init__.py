@@ -185,6 +185,10 @@ class ReplicaConfig:
     user: str = ""  # sftp
     key_path: str = ""  # sftp
     account_name: str = ""  # abs
+    # Credentials as written (or inherited); never in to_json(). Litestream falls back to the environment.
+    access_key_id: str = field(default="", repr=False)  # s3, oss
+    secret_access_key: str = field(default="", repr=False)
+    account_key: str = field(default="", repr=False)  # abs
     sync_interval: float | None = None  # seconds; None means Litestream's default (1 s)
     snapshot_interval: float | None = None  # 0.3 only
     retention: float | None = None  # 0.3 only
@@ -1038,6 +1042,9 @@ def _build_replica(
         user=user,
         key_path=key_path,
         account_name=account,
+        access_key_id=s("access-key-id"),
+        secret_access_key=s("secret-access-key"),
+        account_key=s("account-key"),
         sync_interval=sync_interval,
         snapshot_interval=durations["snapshot-interval"],
         retention=durations["retention"],

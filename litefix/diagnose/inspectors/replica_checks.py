@@ -42,6 +42,7 @@ from litefix.replicas.reader import (
     restore_points,
     restored,
 )
+from litefix.replicas.storage import StorageError
 from litefix.system.schema import SchemaError, check_integrity
 
 
@@ -56,10 +57,26 @@ def inspect_replicas(ctx: Context) -> Report:
     report.facts["replicas"] = views
     for target in targets:
         view = read_replica(target, ctx.binary, ctx.config.source_path if ctx.config else None, ctx.db)
-        facts: dict[str, JSON] = view.to_json()
-        views.append(facts)
-        _inspect_one(ctx, target, view, local, facts, report)
+        try:
+            facts: dict[str, JSON] = view.to_json()
+            views.append(facts)
+            try:
+                _inspect_one(ctx, target, view, local, facts, report)
+            except StorageError as exc:  # a fetch failed half-way (the store went away): name it
+                facts["error"], facts["reason"] = str(exc), exc.reason
+                _unreachable(view, str(exc), exc.reason, exc.detail, report)
+        finally:
+            view.close()
     return report
+
+
+def _unreachable(view: ReplicaView, error: str, reason: str | None, detail: str, report: Report) -> None:
+    loc = view.target.location
+    evidence: dict[str, JSON] = {"replica": loc, "read_by": view.read_by, "reason": reason or "litestream"}
+    evidence["stderr" if not view.native else "client_error"] = (detail or error)[-2000:]
+    report.findings.append(
+        CODES["replica-unreachable"].finding(f"cannot read the replica {loc}: {error.splitlines()[0][:300]}", evidence)
+    )
 
 
 def _source(ctx: Context, target: ReplicaTarget) -> list[str]:
@@ -80,12 +97,7 @@ def _inspect_one(
 ) -> None:
     loc = target.location
     if view.error:
-        report.findings.append(
-            CODES["replica-unreachable"].finding(
-                f"cannot read the replica {loc}: {view.error.splitlines()[0][:200]}",
-                {"replica": loc, "read_by": view.read_by, "stderr": view.error[-2000:]},
-            )
-        )
+        _unreachable(view, view.error, view.reason, view.detail, report)
         return
     if view.format in ("missing", "empty"):
         before = _replicated_before(ctx, local)
@@ -107,6 +119,8 @@ def _inspect_one(
             )
         )
         return
+    if view.native and (latest := view.latest_generation()) is not None:
+        view.fetch_generation(latest, snapshot=False)  # where its WAL ends needs the segments' bytes
     _not_restored(ctx, target, view, local, report)
     if view.ltx:
         _inspect_05(ctx, view, local, facts, report)
@@ -228,9 +242,10 @@ def _inspect_05(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             return
     if _unsynced(ctx, view, local, report):
         return
-    if ctx.options.compare and view.read_by == "native":
+    if ctx.options.compare and view.native:
         try:
             plan = plan_ltx_restore(view.ltx)
+            view.fetch_ltx(list(plan.files))
             remote = LtxPages(plan)
         except PageError as exc:
             facts["comparison"] = f"not possible: {exc}"
@@ -244,7 +259,7 @@ def _foreign_l0(ctx: Context, view: ReplicaView) -> list[dict[str, JSON]]:
     Litestream uploads its local L0 files unchanged, so the same TXID range with another
     timestamp, WAL position or size is another lineage, whatever the TXID positions say.
     """
-    if view.read_by != "native":
+    if not view.native:
         return []
     meta = ctx.meta_dir
     if not os.path.isdir(os.path.join(meta, "ltx", "0")):
@@ -279,7 +294,8 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
     if chosen is None:
         return
     facts["generation"] = chosen.name
-    gaps = gaps_03(chosen, native=view.read_by == "native")
+    view.fetch_generation(chosen, snapshot=False)  # segment lengths: a remote store's bytes come local
+    gaps = gaps_03(chosen, native=view.native)
     if gaps:
         report.findings.append(
             CODES["replica-gap"].finding(
@@ -308,7 +324,7 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             )
         )
         return
-    native = view.read_by == "native"
+    native = view.native
     rpos = replica_position_03(chosen, native)
     facts["replica_position"] = str(rpos) if rpos else None
     lpos = local.pos
@@ -335,8 +351,9 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             return
     if _unsynced(ctx, view, local, report):
         return
-    if ctx.options.compare and view.read_by == "native":
+    if ctx.options.compare and view.native:
         try:
+            view.fetch_generation(chosen)
             remote = GenerationPages(chosen)
         except PageError as exc:
             facts["comparison"] = f"not possible: {exc}"
