@@ -225,12 +225,13 @@ _CAUSES: tuple[tuple[str, tuple[str, ...], str], ...] = (
                       "relative url", "builder error", "no such host", "unknown url scheme",
                       "empty host"),
      "the endpoint cannot be reached as written (a bad host name or URL)"),
-    ("timeout", ("timed out", "timeout", "deadline", "operation timed out"),
+    ("timeout", ("timed out", "timeout", "deadline has elapsed"),
      "the endpoint did not answer in time"),
 )  # fmt: skip
 
 
 _CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
+_STATUS = re.compile(r"Server returned non-2xx status code: \d+ [A-Za-z ]+")
 
 
 def classify(exc: BaseException, storage: ObjectStorage | None, doing: str) -> StorageError:
@@ -241,7 +242,8 @@ def classify(exc: BaseException, storage: ObjectStorage | None, doing: str) -> S
         chain.append(f"{type(seen).__name__}: {seen}")
         seen = seen.__cause__ or seen.__context__
     text = " | ".join(chain)
-    low = text.lower()
+    # The client prints its own retry settings ("retry_timeout: 20s") in every error: not a cause.
+    low = re.sub(r"retry_timeout: \S+|max_retries: \S+", "", text.lower())
     where = ""
     if storage is not None:
         where = f" {storage.location}" + (f" at {storage.endpoint}" if storage.endpoint else "")
@@ -252,7 +254,8 @@ def classify(exc: BaseException, storage: ObjectStorage | None, doing: str) -> S
     for reason, words, tail in _CAUSES:
         if any(w in low for w in words):
             return StorageError(reason, f"cannot {doing} in{where}: {tail}{said}", text[:2000])
-    first = text.splitlines()[0][:200] if text else type(exc).__name__
+    status = _STATUS.search(text)
+    first = status[0] if status else (text.splitlines()[0][:200] if text else type(exc).__name__)
     return StorageError("other", f"cannot {doing} in{where}: {first}", text[:2000])
 
 
