@@ -326,8 +326,10 @@ CODES: dict[str, Code] = _codes(
     Code(
         "replica-unreachable",
         Severity.ERROR,
-        "The replica could not be read: the litestream binary or the storage failed (its stderr is in the evidence).",
-        "Fix credentials, endpoint or network (the evidence has Litestream's own error), then rerun.",
+        "The replica could not be read: the storage refused or did not answer (`reason` in the evidence: "
+        "no-credentials, access-denied, no-such-bucket, wrong-region, tls, bad-endpoint, connection-refused, "
+        "timeout), or the litestream binary failed (its stderr is in the evidence).",
+        "Fix what the reason names (credentials, bucket, endpoint, network), then rerun.",
         (),
     ),
     # --- the deployment around the databases (the pre-deploy gate) --------------------------

@@ -196,6 +196,8 @@ def read_replica(target: ReplicaTarget, binary: Binary | None, config_path: str 
             storage = open_storage(target.config)
         except StorageError as exc:
             return _unreadable(view, exc)
+    elif target.local_path is not None:  # a target read back from a journal: its directory is enough
+        storage = FileStorage(target.local_path, target.location)
     if storage is not None:
         view.storage = storage
         if target.type != "file":

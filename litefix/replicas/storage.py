@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -131,7 +132,17 @@ class ObjectStorage:
     kind: str
     endpoint: str = ""
     bucket: str = ""
-    scratch: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="litefix-replica-"))
+    # Named now (object paths are derived from it while listing), made on the first fetch: a listing
+    # alone leaves nothing behind, even if the caller never closes.
+    scratch: str = field(
+        default_factory=lambda: os.path.join(tempfile.gettempdir(), f"litefix-replica-{uuid.uuid4().hex[:12]}")
+    )
+    _made: bool = False
+
+    def _make_scratch(self) -> None:
+        if not self._made:
+            os.makedirs(self.scratch, mode=0o700)
+            self._made = True
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         import obstore
@@ -163,6 +174,7 @@ class ObjectStorage:
         todo = [k for k in dict.fromkeys(keys) if not self.local_path(k).exists()]
         if not todo:
             return
+        self._make_scratch()
         with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
             for _ in pool.map(lambda k: self._download(k, progress), todo):
                 pass
@@ -187,7 +199,9 @@ class ObjectStorage:
         os.replace(partial, target)
 
     def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self._made:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self._made = False
 
     def _error(self, exc: BaseException, doing: str) -> StorageError:
         return classify(exc, self, doing)
