@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from litefix.config.constants import (
     _INHERITED_03,
@@ -125,97 +126,34 @@ def _build_replica(
     if extra := [k for k in inherited if k not in _INHERITED_03]:
         note("0.3", f"0.3 does not take {', '.join(extra)} from the top level (it copies only credentials)")
 
-    bucket, region, endpoint = s("bucket"), s("region"), s("endpoint")
-    host, user, key_path, account = s("host"), s("user"), s("key-path"), s("account-name")
-    skip_verify = values.get("skip-verify") is True
-    fps_given = values.get("force-path-style")
-    force_path_style: bool | None = None
-    remote_path = path
-
+    r = _Replica(
+        rtype=rtype,
+        scheme=scheme,
+        url=url,
+        values=values,
+        line=line,
+        fail=fail,
+        note=note,
+        remote_path=path,
+        bucket=s("bucket"),
+        region=s("region"),
+        endpoint=s("endpoint"),
+        host=s("host"),
+        user=s("user"),
+        key_path=s("key-path"),
+        account=s("account-name"),
+        skip_verify=values.get("skip-verify") is True,
+    )
     if rtype == "file":
-        if url:
-            remote_path, query = _file_url_path(url)
-            if query:
-                note("0.3", f"0.3 keeps the query in a file URL's path ({remote_path}?{query})")
-        if not remote_path:
-            fail(line, "file replica has no path")
-        remote_path = expand_path(remote_path, cwd)
-        location = "file://" + remote_path
+        _resolve_file(r, cwd)
     else:
         try:
             parts = urlsplit(url)
         except ValueError as exc:
             fail(line, f"replica url {url!r} is not a URL: {exc}")
-        url_user, _password, url_host = _split_netloc(parts.netloc)  # the password stays in raw only
-        url_path = unquote(parts.path)
-        if url and bucket and rtype in ("s3", "gs", "gcs", "abs", "oss"):
+        if url and r.bucket and rtype in ("s3", "gs", "gcs", "abs", "oss"):
             fail(line, f"replica has both url and bucket; a {rtype} replica takes one")
-        if rtype == "s3":
-            force_path_style = fps_given if isinstance(fps_given, bool) else endpoint != ""
-            if url:
-                s3 = _s3_from_url(url, url_host, url_path, parts.query)
-                bucket_03, region_03, endpoint_03, _ = s3.as_03
-                seen_by_03 = (bucket or bucket_03, region or region_03, endpoint or endpoint_03)
-                remote_path = remote_path or s3.prefix
-                bucket, region, endpoint = bucket or s3.bucket, region or s3.region, endpoint or s3.endpoint
-                force_path_style = force_path_style or s3.force_path_style
-                skip_verify = s3.skip_verify if s3.skip_verify is not None else skip_verify
-                if s3.arn:
-                    note("0.3", "0.3 cannot read an S3 access-point ARN URL")
-                elif seen_by_03 != (bucket, region, endpoint):
-                    where = f"at {seen_by_03[2]}" if seen_by_03[2] else "on AWS"
-                    ignored = " (it ignores the URL's ?query)" if parts.query else ""
-                    note("0.3", f"0.3 reads this URL as bucket {seen_by_03[0]!r} {where}{ignored}")
-            if not isinstance(fps_given, bool) and _path_style_provider(endpoint):
-                force_path_style = True
-            if not bucket:
-                fail(line, "s3 replica has no bucket")
-            location = _joined(f"s3://{bucket}", remote_path)
-        elif rtype in ("gs", "gcs", "oss"):
-            if url:
-                url_bucket = url_host
-                if rtype == "oss" and (m := _OSS_HOST.match(url_host)):
-                    url_bucket, region = m[1] or "", region or m[2]
-                remote_path, bucket = remote_path or _key_prefix(url_path), bucket or url_bucket
-            if not bucket:
-                fail(line, f"{rtype} replica has no bucket")
-            location = _joined(f"{rtype}://{bucket}", remote_path)
-        elif rtype == "abs":
-            if url:
-                account = account or url_user
-                remote_path, bucket = remote_path or _key_prefix(url_path), bucket or url_host
-            if not bucket:
-                fail(line, "abs replica has no bucket (container)")
-            location = _joined(f"abs://{account + '@' if account else ''}{bucket}", remote_path)
-        elif rtype == "sftp":
-            if url and host:
-                fail(line, "replica has both url and host; an sftp replica takes one")
-            if url:
-                host, user, remote_path = url_host, user or url_user, remote_path or url_path
-            if not host:
-                fail(line, "sftp replica has no host")
-            if not user:
-                fail(line, "sftp replica has no user")
-            # A relative sftp path is relative to the login directory: /~/ says so.
-            shown = remote_path if remote_path.startswith("/") else "/~/" + remote_path
-            location = f"sftp://{user}@{host}{shown}".rstrip("/")
-        elif rtype == "webdav":
-            if url and s("webdav-url"):
-                fail(line, "replica has both url and webdav-url; a webdav replica takes one")
-            endpoint = s("webdav-url")
-            if url and url_host:
-                endpoint = ("https" if scheme == "webdavs" else "http") + "://" + url_host
-            remote_path = remote_path or url_path
-            if not endpoint:
-                fail(line, "webdav replica has no webdav-url")
-            location = _joined(endpoint, remote_path)
-        else:  # nats: the URL names the server and the bucket
-            if url:
-                endpoint = f"nats://{url_host}" if url_host else ""
-                bucket = _key_prefix(url_path).strip("/") or bucket
-            if not bucket:
-                fail(line, "nats replica has no bucket")
-            location = f"nats://{endpoint.removeprefix('nats://')}/{bucket}"
+        _RESOLVERS[rtype](r, parts)
 
     durations = {k: values.get(k) for k in _REPLICA_DURATIONS}
     for key in _REPLICA_KEYS_DROPPED_IN_05:
@@ -228,19 +166,19 @@ def _build_replica(
         note("0.5", "0.5 requires sync-interval greater than 0")
     return ReplicaConfig(
         type=rtype,
-        location=location,
+        location=r.location,
         name=s("name"),
-        path=remote_path,
+        path=r.remote_path,
         url=url,
-        bucket=bucket,
-        region=region,
-        endpoint=endpoint,
-        force_path_style=force_path_style,
-        skip_verify=skip_verify,
-        host=host,
-        user=user,
-        key_path=key_path,
-        account_name=account,
+        bucket=r.bucket,
+        region=r.region,
+        endpoint=r.endpoint,
+        force_path_style=r.force_path_style,
+        skip_verify=r.skip_verify,
+        host=r.host,
+        user=r.user,
+        key_path=r.key_path,
+        account_name=r.account,
         access_key_id=s("access-key-id"),
         secret_access_key=s("secret-access-key"),
         account_key=s("account-key"),
@@ -255,6 +193,146 @@ def _build_replica(
         line=line,
         node=node,
     )
+
+
+@dataclass
+class _Replica:
+    """One replica while it is resolved: what was written, then what its type's resolver makes of it."""
+
+    rtype: str
+    scheme: str
+    url: str
+    values: dict[str, Any]
+    line: int
+    fail: _Fail
+    note: Callable[[str, str], None]
+    remote_path: str
+    bucket: str
+    region: str
+    endpoint: str
+    host: str
+    user: str
+    key_path: str
+    account: str
+    skip_verify: bool
+    force_path_style: bool | None = None
+    location: str = ""
+
+    def setting(self, key: str) -> str:
+        value = self.values.get(key)
+        return value if isinstance(value, str) else ""
+
+    def require(self, ok: object, message: str) -> None:
+        if not ok:
+            self.fail(self.line, message)
+
+
+def _url_parts(parts: SplitResult) -> tuple[str, str, str]:
+    """(user, host, unquoted path); the password stays in raw only."""
+    user, _password, host = _split_netloc(parts.netloc)
+    return user, host, unquote(parts.path)
+
+
+def _resolve_file(r: _Replica, cwd: str) -> None:
+    if r.url:
+        r.remote_path, query = _file_url_path(r.url)
+        if query:
+            r.note("0.3", f"0.3 keeps the query in a file URL's path ({r.remote_path}?{query})")
+    r.require(r.remote_path, "file replica has no path")
+    r.remote_path = expand_path(r.remote_path, cwd)
+    r.location = "file://" + r.remote_path
+
+
+def _resolve_s3(r: _Replica, parts: SplitResult) -> None:
+    _user, url_host, url_path = _url_parts(parts)
+    fps_given = r.values.get("force-path-style")
+    r.force_path_style = fps_given if isinstance(fps_given, bool) else r.endpoint != ""
+    if r.url:
+        s3 = _s3_from_url(r.url, url_host, url_path, parts.query)
+        bucket_03, region_03, endpoint_03, _ = s3.as_03
+        seen_by_03 = (r.bucket or bucket_03, r.region or region_03, r.endpoint or endpoint_03)
+        r.remote_path = r.remote_path or s3.prefix
+        r.bucket, r.region, r.endpoint = r.bucket or s3.bucket, r.region or s3.region, r.endpoint or s3.endpoint
+        r.force_path_style = r.force_path_style or s3.force_path_style
+        r.skip_verify = s3.skip_verify if s3.skip_verify is not None else r.skip_verify
+        if s3.arn:
+            r.note("0.3", "0.3 cannot read an S3 access-point ARN URL")
+        elif seen_by_03 != (r.bucket, r.region, r.endpoint):
+            where = f"at {seen_by_03[2]}" if seen_by_03[2] else "on AWS"
+            ignored = " (it ignores the URL's ?query)" if parts.query else ""
+            r.note("0.3", f"0.3 reads this URL as bucket {seen_by_03[0]!r} {where}{ignored}")
+    if not isinstance(fps_given, bool) and _path_style_provider(r.endpoint):
+        r.force_path_style = True
+    r.require(r.bucket, "s3 replica has no bucket")
+    r.location = _joined(f"s3://{r.bucket}", r.remote_path)
+
+
+def _resolve_bucket_store(r: _Replica, parts: SplitResult) -> None:
+    """gs (0.5), gcs (0.3) and oss: a bucket and a key prefix."""
+    _user, url_host, url_path = _url_parts(parts)
+    if r.url:
+        url_bucket = url_host
+        if r.rtype == "oss" and (m := _OSS_HOST.match(url_host)):
+            url_bucket, r.region = m[1] or "", r.region or m[2]
+        r.remote_path, r.bucket = r.remote_path or _key_prefix(url_path), r.bucket or url_bucket
+    r.require(r.bucket, f"{r.rtype} replica has no bucket")
+    r.location = _joined(f"{r.rtype}://{r.bucket}", r.remote_path)
+
+
+def _resolve_abs(r: _Replica, parts: SplitResult) -> None:
+    url_user, url_host, url_path = _url_parts(parts)
+    if r.url:
+        r.account = r.account or url_user
+        r.remote_path, r.bucket = r.remote_path or _key_prefix(url_path), r.bucket or url_host
+    r.require(r.bucket, "abs replica has no bucket (container)")
+    r.location = _joined(f"abs://{r.account + '@' if r.account else ''}{r.bucket}", r.remote_path)
+
+
+def _resolve_sftp(r: _Replica, parts: SplitResult) -> None:
+    url_user, url_host, url_path = _url_parts(parts)
+    r.require(not (r.url and r.host), "replica has both url and host; an sftp replica takes one")
+    if r.url:
+        r.host, r.user, r.remote_path = url_host, r.user or url_user, r.remote_path or url_path
+    r.require(r.host, "sftp replica has no host")
+    r.require(r.user, "sftp replica has no user")
+    # A relative sftp path is relative to the login directory: /~/ says so.
+    shown = r.remote_path if r.remote_path.startswith("/") else "/~/" + r.remote_path
+    r.location = f"sftp://{r.user}@{r.host}{shown}".rstrip("/")
+
+
+def _resolve_webdav(r: _Replica, parts: SplitResult) -> None:
+    _user, url_host, url_path = _url_parts(parts)
+    r.require(
+        not (r.url and r.setting("webdav-url")), "replica has both url and webdav-url; a webdav replica takes one"
+    )
+    r.endpoint = r.setting("webdav-url")
+    if r.url and url_host:
+        r.endpoint = ("https" if r.scheme == "webdavs" else "http") + "://" + url_host
+    r.remote_path = r.remote_path or url_path
+    r.require(r.endpoint, "webdav replica has no webdav-url")
+    r.location = _joined(r.endpoint, r.remote_path)
+
+
+def _resolve_nats(r: _Replica, parts: SplitResult) -> None:
+    """The URL names the server and the bucket."""
+    _user, url_host, url_path = _url_parts(parts)
+    if r.url:
+        r.endpoint = f"nats://{url_host}" if url_host else ""
+        r.bucket = _key_prefix(url_path).strip("/") or r.bucket
+    r.require(r.bucket, "nats replica has no bucket")
+    r.location = f"nats://{r.endpoint.removeprefix('nats://')}/{r.bucket}"
+
+
+_RESOLVERS: dict[str, Callable[[_Replica, SplitResult], None]] = {
+    "s3": _resolve_s3,
+    "gs": _resolve_bucket_store,
+    "gcs": _resolve_bucket_store,
+    "oss": _resolve_bucket_store,
+    "abs": _resolve_abs,
+    "sftp": _resolve_sftp,
+    "webdav": _resolve_webdav,
+    "nats": _resolve_nats,
+}
 
 
 def _unset(value: Any) -> bool:
