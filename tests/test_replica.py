@@ -11,6 +11,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -310,6 +311,40 @@ def test_s3_replica_is_read_natively_compared_without_a_restore_and_restored(
     assert facts["restore_checksum"]["equal"], facts  # type: ignore[index]
     assert replica["comparison"]["checksum_replica"] == facts["restore_checksum"]["checksum_replica"]  # type: ignore[index]
     assert not codes(result) - {"litestream-not-running"}, result.out
+    assert "objects from s3://" not in result.err  # no progress on a pipe, nor with --json
+    on_terminal = _stderr_on_a_terminal(
+        "diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--compare", env=_diagnose_env(version)
+    )
+    assert f"objects from {replica['location']}" in on_terminal, on_terminal[-2000:]
+
+
+def _diagnose_env(version: str) -> dict[str, str]:
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary(version))}
+    env.pop("AWS_CA_BUNDLE", None)
+    return env
+
+
+def _stderr_on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
+    """Run litefix with its stderr on a pseudo-terminal, as a user at a shell sees it."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "litefix", *map(str, args)], stdout=subprocess.DEVNULL, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+        proc.wait(120)
+    return b"".join(chunks).decode(errors="replace")
 
 
 @pytest.mark.slow

@@ -26,6 +26,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from litefix.replicas.progress import reporting
+
 # Requests in flight at once (headers, downloads): enough to hide a round trip, few enough for a
 # small host and the store's rate limits.
 PARALLEL = 16
@@ -138,6 +140,7 @@ class ObjectStorage:
         default_factory=lambda: os.path.join(tempfile.gettempdir(), f"litefix-replica-{uuid.uuid4().hex[:12]}")
     )
     _made: bool = False
+    _sizes: dict[str, int] = field(default_factory=dict)  # from the listing: what a fetch will read
 
     def _make_scratch(self) -> None:
         if not self._made:
@@ -153,6 +156,7 @@ class ObjectStorage:
                 for meta in batch:
                     when = meta["last_modified"]
                     out.append(ObjectInfo(str(meta["path"]), int(meta["size"]), when.timestamp()))
+                    self._sizes[out[-1].key] = out[-1].size
         except Exception as exc:
             raise self._error(exc, f"list {prefix or 'the root'}") from None
         return out
@@ -175,9 +179,17 @@ class ObjectStorage:
         if not todo:
             return
         self._make_scratch()
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
-            for _ in pool.map(lambda k: self._download(k, progress), todo):
-                pass
+        total = sum(self._sizes.get(k, 0) for k in todo) or None
+        with reporting(f"reading {len(todo)} objects from {self.location}", total) as shown:
+
+            def advance(n: int) -> None:
+                shown(n)
+                if progress is not None:
+                    progress(n)
+
+            with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
+                for _ in pool.map(lambda k: self._download(k, advance), todo):
+                    pass
 
     def _download(self, key: str, progress: Callable[[int], None] | None) -> None:
         import obstore
