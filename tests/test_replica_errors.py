@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import litefix
+from tests.helpers import Result, litefix
 from tests.litestream_harness import migrate
 from tests.s3server import S3Server, start_server
 
@@ -79,21 +79,30 @@ def authed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
         server.proc.wait(10)
 
 
-def _diagnose(tmp_path: Path, endpoint: str, bucket: str, key: tuple[str, str] | None, timeout: str = "5") -> dict:  # type: ignore[type-arg]
+def _write_config(tmp_path: Path, endpoint: str, bucket: str, key: tuple[str, str] | None, extra: str = "") -> Path:
     db = tmp_path / DB
     if not db.exists():
         migrate(db, 3)
     creds = f"        access-key-id: {key[0]}\n        secret-access-key: {key[1]}\n" if key else ""
     (tmp_path / "litestream.yml").write_text(
         f"dbs:\n  - path: {db}\n    replicas:\n      - type: s3\n        bucket: {bucket}\n        path: app\n"
-        f"        endpoint: {endpoint}\n        region: us-east-1\n        force-path-style: true\n{creds}"
+        f"        endpoint: {endpoint}\n        region: us-east-1\n        force-path-style: true\n{creds}{extra}"
     )
+    return db
+
+
+def _run(tmp_path: Path, db: Path, timeout: str) -> tuple[Result, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LITESTREAM_ACCESS", "LITESTREAM_SECRET"))}
     env["LITEFIX_REMOTE_TIMEOUT"] = timeout
     started = time.monotonic()
     result = litefix("diagnose", db, "--config", tmp_path / "litestream.yml", "--json", env=env, timeout=120)
-    elapsed = time.monotonic() - started
     assert "Traceback" not in result.err
+    return result, time.monotonic() - started
+
+
+def _diagnose(tmp_path: Path, endpoint: str, bucket: str, key: tuple[str, str] | None, timeout: str = "5") -> dict:  # type: ignore[type-arg]
+    db = _write_config(tmp_path, endpoint, bucket, key)
+    result, elapsed = _run(tmp_path, db, timeout)
     found = [f for f in result.json()["findings"] if f["code"] == "replica-unreachable"]
     assert len(found) == 1, result.out
     finding: dict = found[0]  # type: ignore[type-arg]
@@ -149,3 +158,81 @@ def test_a_server_that_never_answers_is_a_timeout_within_the_bound(tmp_path: Pat
         found = _diagnose(tmp_path, f"http://127.0.0.1:{port}", "backups", ("a", "b"), timeout="1.5")
     assert found["evidence"]["reason"] == "timeout", found
     assert found["elapsed"] < 30, "LITEFIX_REMOTE_TIMEOUT=1.5 bounds each request and its one retry"
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_an_untrusted_certificate_is_tls_and_skip_verify_reads_through_it(tmp_path: Path) -> None:
+    """A self-signed endpoint (a MinIO on a LAN): named as TLS trust, and `skip-verify: true` gets through."""
+    import shutil
+    import ssl
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.s3server import _free_port
+
+    cert, key = _self_signed(tmp_path)
+    port = _free_port()
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    assert exe
+    with open(tmp_path / "moto.log", "wb") as log:
+        proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(port), "-c", str(cert), "-k", str(key)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    try:
+        insecure = ssl.create_default_context()
+        insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                request = urllib.request.Request(f"https://127.0.0.1:{port}/backups", method="PUT")
+                urllib.request.urlopen(request, timeout=5, context=insecure).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "moto.log").read_text()
+                time.sleep(0.2)
+        endpoint = f"https://127.0.0.1:{port}"
+        found = _diagnose(tmp_path, endpoint, "backups", ("a", "b"))
+        assert found["evidence"]["reason"] == "tls", found
+        db = _write_config(tmp_path, endpoint, "backups", ("a", "b"), "        skip-verify: true\n")
+        result, _ = _run(tmp_path, db, "5")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    found_codes = {f["code"] for f in result.json()["findings"]}
+    assert "replica-unreachable" not in found_codes and "replica-missing" in found_codes, result.out
