@@ -461,3 +461,37 @@ def test_a_fresh_container_restores_from_s3_although_the_database_is_missing(
     assert result.code == 0, result.out + result.err
     with open_readonly(str(dep.db())) as con:
         assert con.execute("SELECT count(*) FROM solid_cable_messages").fetchone()[0] == 25
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_deleted_object_on_s3_is_a_gap_as_on_a_file_replica(version: str, tmp_path: Path, s3: S3Server) -> None:
+    import boto3
+
+    bucket = f"gap-{version.replace('.', '-')}-{os.getpid()}"
+    s3.create_bucket(bucket)
+    dep = Deployment(tmp_path, version, (DB,))
+    (tmp_path / "litestream.yml").write_text(s3_config(version, dep.db(), s3.endpoint, bucket))
+    migrate(dep.db(), 10)
+    rep = dep.replicate(config=tmp_path / "litestream.yml")
+    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+    for _ in range(4):
+        write_rows(dep.db(), 10)
+        time.sleep(0.3)
+    rep.stop()
+    keys = s3.keys(bucket)
+    if version.startswith("0.3"):
+        segments = sorted(k for k in keys if k.endswith(".wal.lz4"))
+        by_index: dict[str, list[str]] = {}
+        for key in segments:
+            by_index.setdefault(key.rsplit("/", 1)[1].split("_")[0], []).append(key)
+        doomed = [segs[0] for segs in by_index.values() if len(segs) >= 2]
+    else:  # 0.5 on S3: <path>/<level %04x>/<min>-<max>.ltx
+        snapshot_max = max(int(k.rsplit("-", 1)[1][:16], 16) for k in keys if "/0009/" in k)
+        doomed = [k for k in keys if "/0001/" in k or "/0002/" in k or "/0003/" in k]
+        later = sorted(k for k in keys if "/0000/" in k and int(k.rsplit("/", 1)[1][:16], 16) > snapshot_max + 1)
+        doomed += later[:1]
+    assert doomed, keys
+    client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1")
+    for key in doomed if version.startswith("0.5") else doomed[-1:]:
+        client.delete_object(Bucket=bucket, Key=key)
+    assert "replica-gap" in codes(diagnose(dep))
