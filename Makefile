@@ -9,7 +9,7 @@ LITESTREAM_VERSIONS := 0.3.13 0.5.15 0.5.17
 # Test processes mostly wait on Litestream's intervals, so more workers than cores pays off.
 WORKERS ?= 4
 
-.PHONY: demo test test-fast lint litestream bench docs clean soak
+.PHONY: demo test test-fast lint litestream test-servers bench docs clean soak
 
 $(STAMP): pyproject.toml setup.py litefix/_native.c
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(STAMP): pyproject.toml setup.py litefix/_native.c
 
 litestream: $(STAMP)
 	@$(BIN)/python tools/install_litestream.py $(LITESTREAM_VERSIONS) >/dev/null
+
+# Azure Blob emulator for the object-store tests (the S3 and GCS servers come with the test extra).
+AZURITE := .cache/npm/node_modules/.bin/azurite-blob
+$(AZURITE):
+	mkdir -p .cache/npm
+	npm install --prefix .cache/npm --no-audit --no-fund --loglevel=error azurite@3
+test-servers: $(AZURITE)
 
 demo: $(STAMP) litestream
 	$(BIN)/litefix demo $(foreach v,0.3.13 0.5.17,--litestream .cache/litestream/$(v)/bin/litestream)
@@ -29,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/python tools/docs.py --check || (echo "README tables are stale: run python tools/docs.py" && exit 1)
 
 # Bytecode first: the tests start litefix hundreds of times, and some hosts set PYTHONDONTWRITEBYTECODE.
-test: lint litestream
+test: lint litestream test-servers
 	@$(BIN)/python -m compileall -q litefix tests
 	$(BIN)/pytest -n $(WORKERS)
 

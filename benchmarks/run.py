@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from install_litestream import ensure  # noqa: E402
 
 LITESTREAM = "0.5.17"
@@ -280,6 +281,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
     parser.add_argument("--explain-size", default="1G", help="size of the journald log for `explain` (0: skip)")
+    parser.add_argument(
+        "--s3-sizes", default="256M,1G", help="sizes also replicated to a local S3 server ('' for none)"
+    )
     args = parser.parse_args()
     sizes = args.sizes.split(",") + (["4G"] if args.huge else [])
     litestream = ensure(LITESTREAM)
@@ -323,6 +327,7 @@ def main() -> int:
         )
 
     diagnose_times = []
+    file_diagnose: dict[str, float] = {}
     for size in sizes:
         db, cfg = build(size, SIZES[size], litestream)
         wal = f"{db}-wal"
@@ -331,6 +336,7 @@ def main() -> int:
         floor = cat_wal.seconds + base_python.seconds
         rows += [(size, cat_wal, ""), (size, diag, f"{diag.seconds / floor:.1f}x (cat -wal + python)")]
         diagnose_times.append(diag.seconds)
+        file_diagnose[size] = diag.seconds
         both = measure(
             "cat database, -wal and replica", f"cat {db} {wal} {' '.join(replica_files(cfg))} > /dev/null", args.runs
         )
@@ -378,6 +384,16 @@ def main() -> int:
                     f"{size} --compare within 2x of reading both sides: {compare.seconds / both.seconds:.2f}x",
                 )
             )
+    from objstore import object_store_case  # the S3 case: benchmarks/objstore.py
+
+    for size in [s for s in args.s3_sizes.split(",") if s]:
+        db, _cfg = build(size, SIZES[size], litestream)
+        file_seconds = file_diagnose.get(size) or min(diagnose_times)
+        s3_rows, s3_verdicts = object_store_case(
+            size, db, DATA, litestream, litefix, args.runs, file_seconds, measure, _verdict
+        )
+        rows += s3_rows
+        verdicts += s3_verdicts
     spread = max(diagnose_times) / min(diagnose_times)
     verdicts.append(_verdict(spread < 1.5, f"diagnose independent of database size: slowest/fastest {spread:.2f}x"))
 

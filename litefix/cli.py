@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Annotated, NoReturn
 
@@ -110,7 +112,8 @@ def diagnose(
         max_lag=max_lag,
         max_age=max_age,
     )
-    diagnosis = run(db, options)
+    with _progress_on_terminal(json_out):
+        diagnosis = run(db, options)
     typer.echo(to_json(diagnosis.to_json()) if json_out else diagnosis_text(diagnosis, verbose))
     failing = diagnosis.at_or_above(Severity(fail_on.value))
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK if diagnosis.inspected else EXIT_CANNOT_INSPECT)
@@ -328,6 +331,24 @@ def quarantine_restore(
 
     for path in restore_quarantine(find(where, qid)):
         typer.echo(f"restored {path}")
+
+
+@contextmanager
+def _progress_on_terminal(json_out: bool) -> Iterator[None]:
+    """Progress bars for long remote reads on stderr, only when it is a terminal and the output is text."""
+    if json_out or not sys.stderr.isatty():
+        yield
+        return
+    from litefix.render.progress import RichReporter
+    from litefix.replicas.progress import REPORTER
+
+    reporter = RichReporter()
+    token = REPORTER.set(reporter)
+    try:
+        yield
+    finally:
+        REPORTER.reset(token)
+        reporter.close()
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -268,6 +268,19 @@ CODES: dict[str, Code] = _codes(
         auto=AUTO_RESTORE,
     ),
     Code(
+        "replica-not-restored",
+        Severity.ERROR,
+        "The database has no Litestream state of its own (no meta dir, no _litestream_* tables) while its "
+        "replica holds data: the restore before the app started was skipped or failed, and a migration made a "
+        "fresh file. Starting Litestream now makes that empty file the replica's newest state (0.3: a new "
+        "generation; 0.5: a snapshot), burying the real data.",
+        "Restore before Litestream starts: `litefix repair DB --strategy restore` (the fresh file goes to the "
+        "quarantine), then run the migrations again; `litefix boot` does both in that order.",
+        (RESTORE,),
+        auto=AUTO_RESTORE,
+        unattended=True,
+    ),
+    Code(
         "replica-behind",
         Severity.WARNING,
         "Local changes are not yet on the replica, beyond `--max-lag`.",
@@ -313,8 +326,10 @@ CODES: dict[str, Code] = _codes(
     Code(
         "replica-unreachable",
         Severity.ERROR,
-        "The replica could not be read: the litestream binary or the storage failed (its stderr is in the evidence).",
-        "Fix credentials, endpoint or network (the evidence has Litestream's own error), then rerun.",
+        "The replica could not be read: the storage refused or did not answer (`reason` in the evidence: "
+        "no-credentials, access-denied, no-such-bucket, wrong-region, tls, bad-endpoint, connection-refused, "
+        "timeout), or the litestream binary failed (its stderr is in the evidence).",
+        "Fix what the reason names (credentials, bucket, endpoint, network), then rerun.",
         (),
     ),
     # --- the deployment around the databases (the pre-deploy gate) --------------------------

@@ -11,6 +11,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -287,7 +288,7 @@ def s3_config(version: str, db: Path, endpoint: str, bucket: str) -> str:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_s3_replica_is_listed_compared_and_restored_through_the_binary(
+def test_s3_replica_is_read_natively_compared_without_a_restore_and_restored(
     version: str, tmp_path: Path, s3: S3Server
 ) -> None:
     bucket = f"litefix-{version.replace('.', '-')}-{os.getpid()}"
@@ -301,18 +302,55 @@ def test_s3_replica_is_listed_compared_and_restored_through_the_binary(
     time.sleep(0.8)
     rep.stop()
     assert s3.keys(bucket), "nothing reached the S3 server"
-    result = diagnose(dep, "--verify-restore")
+    result = diagnose(dep, "--verify-restore", "--compare")
     facts = replica_facts(result)
     [replica] = facts["replicas"]  # type: ignore[misc]
-    assert replica["read_by"].startswith("litestream"), replica
-    assert replica["format"] in ("0.3", "0.5")
+    assert replica["read_by"].startswith("native (s3"), replica
+    assert replica["format"] == version[:3]
+    assert replica["comparison"]["equal"] is True, replica  # page checksums from ranged reads, no restore
     assert facts["restore_checksum"]["equal"], facts  # type: ignore[index]
+    assert replica["comparison"]["checksum_replica"] == facts["restore_checksum"]["checksum_replica"]  # type: ignore[index]
     assert not codes(result) - {"litestream-not-running"}, result.out
+    assert "objects from s3://" not in result.err  # no progress on a pipe, nor with --json
+    on_terminal = _stderr_on_a_terminal(
+        "diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--compare", env=_diagnose_env(version)
+    )
+    assert f"objects from {replica['location']}" in on_terminal, on_terminal[-2000:]
+
+
+def _diagnose_env(version: str) -> dict[str, str]:
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary(version))}
+    env.pop("AWS_CA_BUNDLE", None)
+    return env
+
+
+def _stderr_on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
+    """Run litefix with its stderr on a pseudo-terminal, as a user at a shell sees it."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "litefix", *map(str, args)], stdout=subprocess.DEVNULL, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+        proc.wait(120)
+    return b"".join(chunks).decode(errors="replace")
 
 
 @pytest.mark.slow
 def test_unreachable_s3_replica_is_replica_unreachable_not_a_hang(tmp_path: Path) -> None:
-    """With credentials set, 0.5.17 retries an endpoint that does not answer for ever (measured)."""
+    """With credentials set, 0.5.17 retries an endpoint that does not answer for ever (measured); litefix
+    reads S3 itself now, with a bounded wait."""
     dep = Deployment(tmp_path, "0.5.17", (DB,))
     (tmp_path / "litestream.yml").write_text(s3_config("0.5.17", dep.db(), "http://127.0.0.1:9", "nowhere"))
     migrate(dep.db(), 2)
@@ -327,7 +365,7 @@ def test_unreachable_s3_replica_is_replica_unreachable_not_a_hang(tmp_path: Path
     result = litefix("diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--json", env=env)
     assert time.monotonic() - started < 60
     [finding] = [f for f in result.json()["findings"] if f["code"] == "replica-unreachable"]
-    assert "does not answer" in finding["evidence"]["stderr"]
+    assert finding["evidence"]["reason"] == "connection-refused", finding
 
 
 def test_page_checksum_of_the_replica_equals_the_restored_file(tmp_path: Path) -> None:
@@ -423,3 +461,37 @@ def test_a_fresh_container_restores_from_s3_although_the_database_is_missing(
     assert result.code == 0, result.out + result.err
     with open_readonly(str(dep.db())) as con:
         assert con.execute("SELECT count(*) FROM solid_cable_messages").fetchone()[0] == 25
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_deleted_object_on_s3_is_a_gap_as_on_a_file_replica(version: str, tmp_path: Path, s3: S3Server) -> None:
+    import boto3
+
+    bucket = f"gap-{version.replace('.', '-')}-{os.getpid()}"
+    s3.create_bucket(bucket)
+    dep = Deployment(tmp_path, version, (DB,))
+    (tmp_path / "litestream.yml").write_text(s3_config(version, dep.db(), s3.endpoint, bucket))
+    migrate(dep.db(), 10)
+    rep = dep.replicate(config=tmp_path / "litestream.yml")
+    rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+    for _ in range(4):
+        write_rows(dep.db(), 10)
+        time.sleep(0.3)
+    rep.stop()
+    keys = s3.keys(bucket)
+    if version.startswith("0.3"):
+        segments = sorted(k for k in keys if k.endswith(".wal.lz4"))
+        by_index: dict[str, list[str]] = {}
+        for key in segments:
+            by_index.setdefault(key.rsplit("/", 1)[1].split("_")[0], []).append(key)
+        doomed = [segs[0] for segs in by_index.values() if len(segs) >= 2]
+    else:  # 0.5 on S3: <path>/<level %04x>/<min>-<max>.ltx
+        snapshot_max = max(int(k.rsplit("-", 1)[1][:16], 16) for k in keys if "/0009/" in k)
+        doomed = [k for k in keys if "/0001/" in k or "/0002/" in k or "/0003/" in k]
+        later = sorted(k for k in keys if "/0000/" in k and int(k.rsplit("/", 1)[1][:16], 16) > snapshot_max + 1)
+        doomed += later[:1]
+    assert doomed, keys
+    client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1")
+    for key in doomed if version.startswith("0.5") else doomed[-1:]:
+        client.delete_object(Bucket=bucket, Key=key)
+    assert "replica-gap" in codes(diagnose(dep))

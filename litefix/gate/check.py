@@ -212,19 +212,26 @@ def gate_view(lines: Sequence[CheckLine], booting: bool = False) -> tuple[CheckL
     """What the findings mean before boot, when Litestream is supposed to be stopped (`booting`: litefix
     boot itself starts Litestream next, with the environment `Invocation` gives it)."""
     replica_empty = _replica_format(lines) in ("missing", "empty")
+    # The skipped restore: the missing tables are then not "expected before the first replicate".
+    not_restored = any(f.code == "replica-not-restored" for line in lines for f in line.findings)
     out = []
     for line in lines:
-        findings = tuple(_before_boot(f, replica_empty, booting) for f in line.findings)
+        findings = tuple(_before_boot(f, replica_empty, booting, not_restored) for f in line.findings)
         out.append(CheckLine(line.run, tuple(sorted(findings, key=lambda f: -f.severity.rank))))
     return tuple(out)
 
 
-def _before_boot(f: Finding, replica_empty: bool, booting: bool) -> Finding:
+def _before_boot(f: Finding, replica_empty: bool, booting: bool, not_restored: bool = False) -> Finding:
     if booting and f.code == "litestream-version-risk" and "AWS_CA_BUNDLE" in f.evidence:
         return replace(f, severity=Severity.INFO, hint="litefix boot starts Litestream without AWS_CA_BUNDLE")
     if f.code == "litestream-not-running":
         return replace(f, severity=Severity.INFO, hint=NOT_YET_EXPECTED)
-    if f.code == "litestream-tables-missing" and f.severity is Severity.WARNING and not f.evidence.get("meta_dir"):
+    if (
+        f.code == "litestream-tables-missing"
+        and f.severity is Severity.WARNING
+        and not f.evidence.get("meta_dir")
+        and not not_restored
+    ):
         return replace(
             f,
             severity=Severity.INFO,

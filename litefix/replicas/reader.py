@@ -32,11 +32,13 @@ from litefix.formats.generations import (
     list_shadow_wals,
     read_generation,
     replicated_end,
-    scan_replica_generations,
 )
 from litefix.formats.ltx import LtxFileInfo, scan_ltx_dir
 from litefix.model import JSON
+from litefix.replicas.backends import open_storage
+from litefix.replicas.layout import generation_keys, list_generations, list_ltx, list_objects, ltx_keys
 from litefix.replicas.pages import PageError, plan_ltx_restore
+from litefix.replicas.storage import FileStorage, Storage, StorageError
 from litefix.system.litestream import Binary, Invocation
 from litefix.system.schema import SchemaError, check_integrity
 
@@ -92,6 +94,27 @@ class ReplicaView:
     read_by: str = "native"  # "native" or "litestream <version>"
     ltx: list[LtxFileInfo] = field(default_factory=list)
     generations: list[Generation] = field(default_factory=list)
+    reason: str | None = None  # with `error` from a storage: one word (access-denied, timeout, …)
+    detail: str = ""  # the client's own error chain
+    storage: Storage | None = None  # None when the binary listed it
+
+    @property
+    def native(self) -> bool:
+        """Read by litefix itself (a directory or an object store): object bytes are available."""
+        return self.storage is not None
+
+    def fetch_ltx(self, files: list[LtxFileInfo]) -> None:
+        """Bring these files local (a no-op for a directory); raises StorageError."""
+        if self.storage is not None:
+            self.storage.fetch(ltx_keys(self.storage, files))
+
+    def fetch_generation(self, generation: Generation, *, snapshot: bool = True) -> None:
+        if self.storage is not None:
+            self.storage.fetch(generation_keys(self.storage, generation, snapshot=snapshot))
+
+    def close(self) -> None:
+        if self.storage is not None:
+            self.storage.close()
 
     @property
     def max_txid(self) -> int | None:
@@ -109,10 +132,37 @@ class ReplicaView:
         with_files = [g for g in self.generations if g.updated_at is not None]
         return max(with_files, key=lambda g: g.updated_at or 0, default=None)
 
+    @property
+    def holds_data(self) -> bool:
+        """Something a restore would bring back: an LTX file with TXIDs, or a 0.3 snapshot or WAL segment."""
+        return any(f.max_txid for f in self.ltx) or any(g.snapshots or g.wal_segments for g in self.generations)
+
+    def holdings(self) -> dict[str, JSON]:
+        """Where the replica's newest state is and how much it holds: what a restore would bring back."""
+        out: dict[str, JSON] = {"replica": self.target.location, "format": self.format}
+        if self.ltx:
+            out["position"] = f"TXID {self.max_txid or 0:016x}"
+            out["files"] = len(self.ltx)
+            out["bytes"] = sum(f.size for f in self.ltx)
+            newest = max((f for f in self.ltx if f.header is not None), key=lambda f: f.max_txid or 0, default=None)
+            if newest is not None and newest.header is not None:
+                out["database_bytes"] = newest.header.commit * newest.header.page_size
+        elif (latest := self.latest_generation()) is not None:
+            end = replica_position_03(latest, self.read_by == "native")
+            out["position"] = str(end) if end else f"generation {latest.name}"
+            out["generation"] = latest.name
+            out["files"] = len(latest.snapshots) + len(latest.wal_segments)
+            out["bytes"] = sum(x.size for x in latest.snapshots) + sum(x.size for x in latest.wal_segments)
+        if self.newest_time is not None:
+            out["newest"] = _iso(self.newest_time)
+        return out
+
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"location": self.target.location, "format": self.format, "read_by": self.read_by}
         if self.error:
             out["error"] = self.error
+        if self.reason:
+            out["reason"] = self.reason
         if self.ltx:
             out["ltx_files"] = len(self.ltx)
             out["max_txid"] = f"{self.max_txid or 0:016x}"
@@ -137,28 +187,62 @@ def _iso(t: float | None) -> str | None:
 
 
 def read_replica(target: ReplicaTarget, binary: Binary | None, config_path: str | None, db: str) -> ReplicaView:
+    """List the replica: natively for `file` and the object stores (same layout code for both), through
+    the binary for the types litefix does not read. The caller closes the view (it may hold fetched objects)."""
     view = ReplicaView(target)
-    if target.local_path is not None:
-        root = target.local_path
+    storage: Storage | None = None
+    if target.config is not None:
+        try:
+            storage = open_storage(target.config)
+        except StorageError as exc:
+            return _unreadable(view, exc)
+    elif target.local_path is not None:  # a target read back from a journal: its directory is enough
+        storage = FileStorage(target.local_path, target.location)
+    if storage is not None:
+        view.storage = storage
+        if target.type != "file":
+            view.read_by = f"native ({storage.kind}: {getattr(storage, 'endpoint', '') or storage.location})"
+        return _read_native(view, storage)
+    if binary is None:
+        view.error = f"reading a {target.type} replica needs the litestream binary, and none was found"
+        view.format = "unreadable"
+        return view
+    return _read_by_binary(view, binary, config_path, db)
+
+
+def _unreadable(view: ReplicaView, exc: StorageError) -> ReplicaView:
+    view.error = str(exc)
+    view.reason = exc.reason
+    view.detail = exc.detail
+    view.format = "unreadable"
+    return view
+
+
+def _read_native(view: ReplicaView, storage: Storage) -> ReplicaView:
+    if isinstance(storage, FileStorage):
+        root = storage.root
         if not os.path.exists(root):
             return view
         if not os.path.isdir(root):
             view.error = f"{root} is not a directory"
             view.format = "unreadable"
             return view
-        try:
-            view.ltx = scan_ltx_dir(root) if os.path.isdir(os.path.join(root, "ltx")) else []
-            view.generations = scan_replica_generations(root)
-        except OSError as exc:
-            view.error = f"cannot read {root}: {exc.strerror or exc}"
-            view.format = "unreadable"
-            return view
-        view.format = _format(view)
-        return view
-    if binary is None:
-        view.error = f"reading a {target.type} replica needs the litestream binary, and none was found"
+    try:
+        objects = list_objects(storage)
+        view.ltx = list_ltx(storage, objects)
+        view.generations = list_generations(storage, objects)
+    except StorageError as exc:
+        return _unreadable(view, exc)
+    except OSError as exc:
+        view.error = f"cannot read {view.target.location}: {exc.strerror or exc}"
         view.format = "unreadable"
         return view
+    view.format = _format(view)
+    return view
+
+
+def _read_by_binary(view: ReplicaView, binary: Binary, config_path: str | None, db: str) -> ReplicaView:
+    target = view.target
     view.read_by = f"litestream {binary.version}"
     run = Invocation(binary)
     args = ["-config", config_path, db] if config_path and target.via != "--replica" else [target.location]

@@ -9,6 +9,7 @@ for the newest position that restores cleanly.
 from __future__ import annotations
 
 import os
+import shlex
 from typing import Any
 
 from litefix.codes import CODES
@@ -41,6 +42,7 @@ from litefix.replicas.reader import (
     restore_points,
     restored,
 )
+from litefix.replicas.storage import StorageError
 from litefix.system.schema import SchemaError, check_integrity
 
 
@@ -55,10 +57,26 @@ def inspect_replicas(ctx: Context) -> Report:
     report.facts["replicas"] = views
     for target in targets:
         view = read_replica(target, ctx.binary, ctx.config.source_path if ctx.config else None, ctx.db)
-        facts: dict[str, JSON] = view.to_json()
-        views.append(facts)
-        _inspect_one(ctx, target, view, local, facts, report)
+        try:
+            facts: dict[str, JSON] = view.to_json()
+            views.append(facts)
+            try:
+                _inspect_one(ctx, target, view, local, facts, report)
+            except StorageError as exc:  # a fetch failed half-way (the store went away): name it
+                facts["error"], facts["reason"] = str(exc), exc.reason
+                _unreachable(view, str(exc), exc.reason, exc.detail, report)
+        finally:
+            view.close()
     return report
+
+
+def _unreachable(view: ReplicaView, error: str, reason: str | None, detail: str, report: Report) -> None:
+    loc = view.target.location
+    evidence: dict[str, JSON] = {"replica": loc, "read_by": view.read_by, "reason": reason or "litestream"}
+    evidence["stderr" if not view.native else "client_error"] = (detail or error)[-2000:]
+    report.findings.append(
+        CODES["replica-unreachable"].finding(f"cannot read the replica {loc}: {error.splitlines()[0][:300]}", evidence)
+    )
 
 
 def _source(ctx: Context, target: ReplicaTarget) -> list[str]:
@@ -79,12 +97,7 @@ def _inspect_one(
 ) -> None:
     loc = target.location
     if view.error:
-        report.findings.append(
-            CODES["replica-unreachable"].finding(
-                f"cannot read the replica {loc}: {view.error.splitlines()[0][:200]}",
-                {"replica": loc, "read_by": view.read_by, "stderr": view.error[-2000:]},
-            )
-        )
+        _unreachable(view, view.error, view.reason, view.detail, report)
         return
     if view.format in ("missing", "empty"):
         before = _replicated_before(ctx, local)
@@ -106,13 +119,79 @@ def _inspect_one(
             )
         )
         return
+    if view.native and (latest := view.latest_generation()) is not None:
+        view.fetch_generation(latest, snapshot=False)  # where its WAL ends needs the segments' bytes
+    _not_restored(ctx, target, view, local, report)
     if view.ltx:
         _inspect_05(ctx, view, local, facts, report)
     elif view.generations:
         _inspect_03(ctx, view, local, facts, report)
     _check_age(ctx, view, report)
     if ctx.options.verify_restore:
-        _verify_restore(ctx, target, view, report)
+        _verify_restore(ctx, target, view, local, report)
+
+
+def _has_own_state(ctx: Context, local: LocalPosition) -> bool | None:
+    """Did Litestream ever initialise this very file? A meta dir position, or its tables in the file.
+    None when the schema cannot be read: then nothing is claimed."""
+    if local.format is not None:
+        return True
+    if ctx.header is None:
+        return None
+    read = ctx.schema_view
+    if read.inconclusive or read.schema is None:
+        return None
+    schema = read.schema
+    return not schema.missing_litestream_tables or schema.litestream_seq is not None
+
+
+def _not_restored(ctx: Context, target: ReplicaTarget, view: ReplicaView, local: LocalPosition, report: Report) -> None:
+    """The skipped restore: a fresh file that Litestream never saw, and a replica that holds data.
+
+    The listing alone proves it: starting Litestream now makes the fresh file the replica's
+    newest state (0.3 a new generation, 0.5 a snapshot, measured), so it is an error before that.
+    """
+    if not view.holds_data or _has_own_state(ctx, local) is not False:
+        return
+    held = view.holdings()
+    size = f", {_human(held['database_bytes'])} database" if isinstance(held.get("database_bytes"), int) else ""
+    command = _restore_command(ctx, target)
+    evidence: dict[str, JSON] = {
+        **held,
+        "local_pages": ctx.header.page_count if ctx.header else None,
+        "local_bytes": ctx.db_state.size,
+        "meta_dir": ctx.meta_dir,
+        "meta_dir_exists": os.path.isdir(ctx.meta_dir),
+        "command": command,
+    }
+    report.findings.append(
+        CODES["replica-not-restored"].finding(
+            f"{ctx.db} has no Litestream state of its own (no meta dir position, no _litestream_seq), but its "
+            f"replica {target.location} holds data ({held.get('position')}, {held.get('files')} files, "
+            f"{_human(held.get('bytes'))}{size}): the restore was skipped or failed and this is a fresh file",
+            evidence,
+            hint=f"restore before Litestream starts: `{command}` (the fresh file goes to the quarantine), then run "
+            "the migrations again; `litefix boot` orders restore before the app's prepare",
+        )
+    )
+
+
+def _restore_command(ctx: Context, target: ReplicaTarget) -> str:
+    db = shlex.quote(ctx.db)
+    if ctx.config is not None and target.via != "--replica":
+        return f"litefix repair {db} --config {shlex.quote(ctx.config.source_path)} --strategy restore"
+    return f"litefix repair {db} --replica {shlex.quote(target.location)} --strategy restore"
+
+
+def _human(n: JSON) -> str:
+    if not isinstance(n, int):
+        return "? bytes"
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
 
 
 # --- 0.5 -----------------------------------------------------------------------------------------
@@ -163,9 +242,10 @@ def _inspect_05(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             return
     if _unsynced(ctx, view, local, report):
         return
-    if ctx.options.compare and view.read_by == "native":
+    if ctx.options.compare and view.native:
         try:
             plan = plan_ltx_restore(view.ltx)
+            view.fetch_ltx(list(plan.files))
             remote = LtxPages(plan)
         except PageError as exc:
             facts["comparison"] = f"not possible: {exc}"
@@ -179,7 +259,7 @@ def _foreign_l0(ctx: Context, view: ReplicaView) -> list[dict[str, JSON]]:
     Litestream uploads its local L0 files unchanged, so the same TXID range with another
     timestamp, WAL position or size is another lineage, whatever the TXID positions say.
     """
-    if view.read_by != "native":
+    if not view.native:
         return []
     meta = ctx.meta_dir
     if not os.path.isdir(os.path.join(meta, "ltx", "0")):
@@ -214,7 +294,8 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
     if chosen is None:
         return
     facts["generation"] = chosen.name
-    gaps = gaps_03(chosen, native=view.read_by == "native")
+    view.fetch_generation(chosen, snapshot=False)  # segment lengths: a remote store's bytes come local
+    gaps = gaps_03(chosen, native=view.native)
     if gaps:
         report.findings.append(
             CODES["replica-gap"].finding(
@@ -243,7 +324,7 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             )
         )
         return
-    native = view.read_by == "native"
+    native = view.native
     rpos = replica_position_03(chosen, native)
     facts["replica_position"] = str(rpos) if rpos else None
     lpos = local.pos
@@ -270,8 +351,9 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
             return
     if _unsynced(ctx, view, local, report):
         return
-    if ctx.options.compare and view.read_by == "native":
+    if ctx.options.compare and view.native:
         try:
+            view.fetch_generation(chosen)
             remote = GenerationPages(chosen)
         except PageError as exc:
             facts["comparison"] = f"not possible: {exc}"
@@ -374,9 +456,42 @@ def _compare(
     _diverged(ctx, view, local, position, result, report)
 
 
+def _reported(report: Report, view: ReplicaView, *codes: str) -> bool:
+    loc = view.target.location
+    return any(f.code in codes and loc in f.message for f in report.findings)
+
+
+def _restore_differs(ctx: Context, view: ReplicaView, local: LocalPosition, result: Comparison, report: Report) -> None:
+    """A measured difference between the restored replica and the local file is always a finding: the
+    replica is ahead when nothing local links them (restore skipped), else the two diverged."""
+    if _reported(report, view, "replica-diverged", "replica-ahead"):
+        return
+    evidence: dict[str, JSON] = {"replica": view.target.location, "local_position": local.describe()}
+    evidence.update(result.to_json())
+    pages = f"{result.differing_pages} pages differ (first: {', '.join(map(str, result.first_differences[:5]))})"
+    if local.format is None:
+        report.findings.append(
+            CODES["replica-ahead"].finding(
+                f"the replica {view.target.location} restores to another database than {ctx.db}: {pages}, and no "
+                "local Litestream state links them (a restore was skipped, or the file was made locally)",
+                evidence,
+            )
+        )
+        return
+    report.findings.append(
+        CODES["replica-diverged"].finding(
+            f"the replica {view.target.location} restores to another database than {ctx.db} at the same "
+            f"position ({local.describe()}): {pages}",
+            evidence,
+        )
+    )
+
+
 def _diverged(
     ctx: Context, view: ReplicaView, local: LocalPosition, position: str, result: Comparison, report: Report
 ) -> None:
+    if _reported(report, view, "replica-not-restored"):
+        return  # the skipped restore explains every differing page; its repair is the restore
     if local.format is None:
         why = (
             "no local Litestream state links them, so a restore was skipped or the file was created or replaced locally"
@@ -392,7 +507,9 @@ def _diverged(
     )
 
 
-def _verify_restore(ctx: Context, target: ReplicaTarget, view: ReplicaView, report: Report) -> None:
+def _verify_restore(
+    ctx: Context, target: ReplicaTarget, view: ReplicaView, local: LocalPosition, report: Report
+) -> None:
     """Restore the latest state once: integrity-check it and compare it with the local database."""
     binary = ctx.binary
     loc = target.location
@@ -415,6 +532,8 @@ def _verify_restore(ctx: Context, target: ReplicaTarget, view: ReplicaView, repo
                 if ctx.header is not None:
                     result = compare(LocalPages.open(ctx.db, ctx.wal_with_pages()), LocalPages.open(path))
                     report.facts["restore_checksum"] = result.to_json()
+                    if not result.equal:
+                        _restore_differs(ctx, view, local, result, report)
                 return
     clean, checks = newest_clean_point(binary, source, restore_points(view)[1:], "quick")
     report.findings.append(
