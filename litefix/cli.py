@@ -313,6 +313,47 @@ def verify(
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
 
 
+@app.command()
+def metrics(
+    config: ConfigOpt = None,
+    litestream: LitestreamOpt = None,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="Serve /metrics on HOST:PORT for Prometheus to scrape.")
+    ] = None,
+    textfile: Annotated[
+        str | None,
+        typer.Option("--textfile", help="Write the metrics to this .prom file atomically (node_exporter)."),
+    ] = None,
+    cache_seconds: Annotated[
+        float, typer.Option("--cache-seconds", help="Reuse a collection this long: scrapes stay cheap.")
+    ] = 15.0,
+) -> None:
+    """Prometheus metrics for every database of the config: findings, replica lag, -wal size, Litestream, verify.
+
+    Without --listen or --textfile, prints the exposition once.
+    Example: litefix metrics --config /etc/litestream.yml --listen 127.0.0.1:9436
+    """
+    from litefix.errors import UsageError
+    from litefix.gate.check import configured_databases, gate_options
+    from litefix.monitor.metrics import CachedCollection, collect, serve, write_textfile
+    from litefix.render.metrics import exposition, registry_for
+
+    if listen and textfile:
+        raise UsageError("--listen and --textfile are two ways to run it: pick one")
+    options = gate_options(config, litestream)
+    assert options.loaded_config is not None
+    databases = configured_databases(options.loaded_config)
+    registry = registry_for(CachedCollection(lambda: collect(options, databases), cache_seconds))
+    if listen:
+        raise typer.Exit(serve(registry, listen, _progress))
+    data = exposition(registry)
+    if textfile:
+        write_textfile(textfile, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
 @contextmanager
 def _nagios_unknown(output: OutputFormat | None) -> Iterator[None]:
     """Under --format nagios an expected error is the plugin state UNKNOWN (exit 3), on stdout."""
