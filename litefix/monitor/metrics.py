@@ -38,6 +38,8 @@ from litefix.replicas.reader import (
 from litefix.system.procfs import Holder, ProcessScan, find_open_descriptors
 
 MAX_THREADS = 4
+# Litestream's own last checkpoint at shutdown touches the file just after its last upload.
+CHANGE_SLACK = 1.0
 
 
 @dataclass(frozen=True)
@@ -161,15 +163,24 @@ def _meta_dir_ran(diagnosis: Diagnosis) -> bool:
 def _sample_replicas(ctx: Context, diagnosis: Diagnosis, local: LocalPosition) -> tuple[ReplicaSample, ...]:
     config_path = ctx.config.source_path if ctx.config else None
     unsynced = (ctx.unsynced_wal_bytes or 0) if _meta_dir_ran(diagnosis) else 0
+    # With no Litestream running nothing can be replicated: a file changed after the replica's newest
+    # object is ahead of it, even when the app's last connection checkpointed its -wal away.
+    changed = None
+    if not ctx.litestream_running:
+        changed = max((s.mtime_ns / 1e9 for s in (ctx.db_state, ctx.wal_state) if s.exists), default=None)
     out = []
     for target in replica_targets(ctx.db, ctx.options.replica, ctx.config, ctx.config_db):
         view = read_replica(target, ctx.binary, config_path, ctx.db)
-        out.append(replica_sample(view, local, unsynced))
+        out.append(replica_sample(view, local, unsynced, changed))
     return tuple(out)
 
 
 def replica_sample(
-    view: ReplicaView, local: LocalPosition, unsynced_bytes: int, now: float | None = None
+    view: ReplicaView,
+    local: LocalPosition,
+    unsynced_bytes: int,
+    changed_unreplicated: float | None = None,
+    now: float | None = None,
 ) -> ReplicaSample:
     """Positions and lag from a listing. Lag in seconds is how long ago the replica last caught up,
     while the local side (Litestream's local state, or committed -wal bytes it has not taken) is
@@ -197,6 +208,8 @@ def replica_sample(
         if rpos is not None and lpos is not None and lpos.generation == rpos.generation:
             lag_idx = max(0, lpos.index - rpos.index)
             ahead = ahead or lpos > rpos
+    if newest is not None and changed_unreplicated is not None and changed_unreplicated > newest + CHANGE_SLACK:
+        ahead = True
     lag_s = (max(0.0, now - newest) if ahead else 0.0) if newest is not None else None
     return ReplicaSample(view.target.location, True, view.format, position, lag_s, lag_tx, lag_idx, newest)
 
