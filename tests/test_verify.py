@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import lz4.frame
 import pytest
 
 from litefix.config import load_config
@@ -149,25 +150,34 @@ def test_the_page_reader_finds_the_row_and_only_that_row(live: tuple[Deployment,
         lookup.close()
 
 
-@pytest.mark.parametrize("version", ["0.5.17"])
-def test_a_replica_whose_snapshot_lost_its_page_index_is_arrived_but_unreadable(tmp_path: Path, version: str) -> None:
-    """The replica keeps up (new L0 files arrive), but page 1 lives in files whose page index is gone."""
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_replica_whose_files_lost_their_pages_is_arrived_but_unreadable(tmp_path: Path, version: str) -> None:
+    """The replica keeps up (new files arrive), but the pages holding the table are gone from what it has:
+    0.5 files whose page index was zeroed, 0.3 WAL segments whose frames no longer checksum."""
     dep = Deployment(tmp_path, version, ("app.db",))
     migrate(dep.db(), 10)
     start_replicating(dep)
     try:
         assert run_verify(dep, "--timeout", "30").code == 0
-        for ltx in dep.replica().glob("ltx/*/*.ltx"):  # every file that holds page 1 or the table's root
-            data = bytearray(ltx.read_bytes())
-            data[-24:] = bytes(24)  # index size and trailer zeroed: the header (what listings read) is intact
-            ltx.write_bytes(bytes(data))
+        if version.startswith("0.5"):
+            for ltx in dep.replica().glob("ltx/*/*.ltx"):  # every file that holds page 1 or the table's root
+                data = bytearray(ltx.read_bytes())
+                data[-24:] = bytes(24)  # index size and trailer zeroed: the header (what listings read) is intact
+                ltx.write_bytes(bytes(data))
+        else:  # each segment still a whole LZ4 frame of the right size, its frames' bytes flipped
+            for segment in dep.replica().glob("generations/*/wal/*.wal.lz4"):
+                data = bytearray(lz4.frame.decompress(segment.read_bytes()))
+                for i in range(64, len(data), 512):
+                    data[i] ^= 0xFF
+                segment.write_bytes(lz4.frame.compress(bytes(data)))
         result = run_verify(dep, "--json", "--timeout", "3")
     finally:
         dep.stop_all()
     assert result.code == 1, result.out + result.err
     finding = result.json()["finding"]
     assert finding["code"] == "verify-unreadable", finding
-    assert "page index" in finding["evidence"]["problem"]
+    problem = "page index" if version.startswith("0.5") else "does not hold the row"
+    assert problem in finding["evidence"]["problem"], finding
 
 
 def test_nagios_format_maps_a_round_trip_to_ok_and_a_refusal_to_critical(
