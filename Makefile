@@ -9,7 +9,7 @@ LITESTREAM_VERSIONS := 0.3.13 0.5.15 0.5.17
 # Test processes mostly wait on Litestream's intervals, so more workers than cores pays off.
 WORKERS ?= 4
 
-.PHONY: demo test test-fast lint litestream test-servers bench docs clean soak
+.PHONY: demo test test-fast test-deps lint litestream test-servers bench docs clean soak
 
 $(STAMP): pyproject.toml setup.py litefix/_native.c
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +35,22 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python tools/docs.py --check || (echo "README tables are stale: run python tools/docs.py" && exit 1)
 
+# System packages the tests run for real: Debian's Prometheus server and promtool (tests/test_metrics.py).
+# Installed only when missing and only as root (CI); elsewhere it says what to install. The service the
+# package may start is left alone: the tests run their own server on a free port and a private data dir.
+test-deps:
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null; \
+	else echo "the tests need prometheus and promtool: apt-get install prometheus (as root)" >&2; exit 1; fi
+
 # Bytecode first: the tests start litefix hundreds of times, and some hosts set PYTHONDONTWRITEBYTECODE.
-test: lint litestream test-servers
+test: lint litestream test-servers test-deps
 	@$(BIN)/python -m compileall -q litefix tests
 	$(BIN)/pytest -n $(WORKERS)
 
 # The pure tests (byte readers, policy, structure): no Litestream binary needed, seconds to run.
-test-fast: $(STAMP)
+test-fast: $(STAMP) test-deps
 	$(BIN)/pytest -n $(WORKERS) -m "not litestream and not slow"
 
 # kill -9 repairs at random moments, hundreds of times; figures in the README (Repair section).

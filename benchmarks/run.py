@@ -283,8 +283,12 @@ def main() -> int:
     parser.add_argument("--explain-size", default="1G", help="size of the journald log for `explain` (0: skip)")
     parser.add_argument(
         "--s3-sizes", default="256M,1G", help="sizes also replicated to a local S3 server ('' for none)"
+    parser.add_argument(
+        "--monitor-only", action="store_true", help="only `verify` and `metrics` (their own results file)"
     )
     args = parser.parse_args()
+    if args.monitor_only:
+        return monitor_main(args.runs, ROOT / "benchmarks" / "results-monitor.md")
     sizes = args.sizes.split(",") + (["4G"] if args.huge else [])
     litestream = ensure(LITESTREAM)
     python = runtime_python()
@@ -408,6 +412,196 @@ def main() -> int:
         + "\n"
     )
     Path(args.out).write_text(text)
+    print(text)
+    return monitor_main(args.runs, ROOT / "benchmarks" / "results-monitor.md")
+
+
+# --- verify and metrics -------------------------------------------------------------------------------
+
+ROUND_TRIP = """
+import secrets, sqlite3, subprocess, sys, time, shutil, os, glob
+litestream, cfg, db, out = sys.argv[1:5]
+replica = os.path.join(os.path.dirname(db), "replica")
+def top():
+    names = glob.glob(os.path.join(replica, "ltx", "*", "*.ltx"))
+    return max(int(os.path.basename(n).split("-")[1][:16], 16) for n in names)
+before = top()
+token = secrets.token_hex(16)
+con = sqlite3.connect(db, isolation_level=None, timeout=5)
+con.execute("CREATE TABLE IF NOT EXISTS _baseline_verify (id INTEGER PRIMARY KEY, token TEXT, t REAL)")
+con.execute("INSERT INTO _baseline_verify (token, t) VALUES (?, ?)", (token, time.time()))
+con.close()
+while top() <= before:  # wait for the replica to move (no fixed sleep: the fairest restore-based check)
+    time.sleep(0.05)
+for path in glob.glob(out + "*"):
+    os.unlink(path)
+subprocess.run([litestream, "restore", "-config", cfg, "-o", out, db], check=True, capture_output=True)
+found = sqlite3.connect(out).execute("SELECT 1 FROM _baseline_verify WHERE token = ?", (token,)).fetchone()
+sys.exit(0 if found else 2)
+"""
+
+
+def live_database(name: str, size: int, litestream: Path) -> tuple[Path, Path, subprocess.Popen[bytes]]:
+    """A database of `size` bytes replicated by a running Litestream 0.5 (file replica, 100 ms sync): the
+    state `verify` runs against. The files are cached; Litestream is started for this run."""
+    root = DATA / name
+    db, cfg = root / "app.db", root / "litestream.yml"
+    if not (root / ".done").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        cfg.write_text(
+            f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n"
+            f"    replica:\n      type: file\n      path: {root / 'replica'}\n      sync-interval: 100ms\n"
+        )
+        con = sqlite3.connect(db, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        fill(con, "base", size, 3)
+        con.close()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    with open(root / "litestream.log", "ab") as log:
+        rep = subprocess.Popen(
+            [str(litestream), "replicate", "-config", str(cfg)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    deadline = time.monotonic() + 900
+    while not list((root / "replica" / "ltx").glob("*/0000000000000001-*.ltx")) or not list(
+        (root / "replica" / "ltx" / "0").glob("*.ltx")
+    ):
+        if time.monotonic() > deadline or rep.poll() is not None:
+            raise SystemExit(f"no snapshot in {root / 'replica'}; see {root / 'litestream.log'}")
+        time.sleep(0.2)
+    (root / ".done").write_text("ok\n")
+    return db, cfg, rep
+
+
+def many_databases(count: int, litestream: Path) -> Path:
+    """`count` small databases in one config, each with a file replica Litestream wrote once."""
+    root = DATA / f"many-{count}"
+    cfg = root / "litestream.yml"
+    if (root / ".done").exists():
+        return cfg
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    names = [f"db{i:03d}.sqlite3" for i in range(count)]
+    cfg.write_text("dbs:\n" + "".join(config(root / n, root / "replica" / n).split("dbs:\n", 1)[1] for n in names))
+    for i, name in enumerate(names):
+        con = sqlite3.connect(root / name, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        fill(con, "t", 64 << 10, i)
+        con.close()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    with open(root / "litestream.log", "wb") as log:
+        rep = subprocess.Popen(
+            [str(litestream), "replicate", "-config", str(cfg)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    deadline = time.monotonic() + 300
+    while len(list((root / "replica").glob("*/ltx/9/*.ltx"))) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rep.send_signal(signal.SIGTERM)
+    rep.wait(60)
+    (root / ".done").write_text("ok\n")
+    return cfg
+
+
+def scrape_seconds(python: str, cfg: Path, env: dict[str, str], runs: int) -> float:
+    """Median time of an HTTP scrape of `litefix metrics --listen` with the cache off (every scrape collects)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "litefix",
+            "metrics",
+            "--config",
+            str(cfg),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--cache-seconds",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=120).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("litefix metrics --listen did not start") from None
+                time.sleep(0.2)
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=120).read()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def monitor_main(runs: int, out_path: Path) -> int:
+    """`verify` on 1 GiB beside a restore-based round trip, and `metrics` for 4 and 100 databases."""
+    litestream = ensure(LITESTREAM)
+    python = runtime_python()
+    litefix = [python, "-m", "litefix"]
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(litestream)}
+    env.pop("AWS_CA_BUNDLE", None)
+    rows: list[tuple[str, Measure, str]] = []
+    verdicts: list[str] = []
+    db, cfg, rep = live_database("verify-1G", SIZES["1G"], litestream)
+    try:
+        verify = measure("litefix verify (pages)", [*litefix, "verify", str(db), "--config", str(cfg)], runs, env)
+        out = DATA / "verify-1G" / "restored.db"
+        baseline = measure(
+            "write, wait, litestream restore, look up the row",
+            [python, "-c", ROUND_TRIP, str(litestream), str(cfg), str(db), str(out)],
+            max(1, min(runs, 3)),
+            env,
+        )
+        restore = measure(
+            "litefix verify --restore",
+            [*litefix, "verify", str(db), "--config", str(cfg), "--restore"],
+            1,
+            env,
+        )
+    finally:
+        rep.send_signal(signal.SIGTERM)
+        rep.wait(300)
+    ratio = baseline.seconds / verify.seconds
+    rows += [
+        ("1G", verify, f"{ratio:.1f}x faster than the restore round trip"),
+        ("1G", baseline, ""),
+        ("1G", restore, ""),
+    ]
+    verdicts.append(_verdict(ratio >= 10, f"1G verify 10x faster than the restore-based round trip: {ratio:.1f}x"))
+    for label, target in (("4 databases (the Rails set)", rails_set(litestream)), ("100 databases", None)):
+        cfg_n = target or many_databases(100, litestream)
+        one_shot = measure(
+            f"litefix metrics, {label}, one process", [*litefix, "metrics", "--config", str(cfg_n)], runs, env
+        )
+        scrape = scrape_seconds(python, cfg_n, env, runs)
+        rows.append(("-", one_shot, ""))
+        rows.append(("-", Measure(f"HTTP scrape of metrics --listen, {label}, cache off", scrape, 0), ""))
+    table = ["| size | command | median s | peak RSS MB | note |", "|---|---|---:|---:|---|"]
+    table += [f"| {size} | {m.label} | {m.seconds:.3f} | {m.rss_mb:.0f} | {note} |" for size, m, note in rows]
+    text = (
+        f"Machine: {machine()}\n\nMedian of {runs} warm runs (the restore round trip: of {max(1, min(runs, 3))}); "
+        f"Litestream {LITESTREAM} running, file replica, 100 ms sync.\n\n"
+        + "\n".join(table)
+        + "\n\n"
+        + "\n".join(verdicts)
+        + "\n"
+    )
+    out_path.write_text(text)
     print(text)
     return 0
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, NoReturn
 
 import typer
@@ -42,6 +43,20 @@ class IntegrityMode(StrEnum):
     full = "full"
 
 
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    nagios = "nagios"
+
+
+FormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        help="text (default), json (as --json), or nagios: one plugin status line, exit 0 OK, 1 WARNING, "
+        "2 CRITICAL, 3 UNKNOWN.",
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 ConfigOpt = Annotated[
     str | None, typer.Option("--config", help="litestream.yml (default: LITESTREAM_CONFIG, ./litestream.yml, /etc).")
@@ -90,6 +105,7 @@ def diagnose(
     verify_restore: VerifyOpt = False,
     max_lag: Annotated[float, typer.Option("--max-lag", help="Seconds of replica lag before a warning.")] = 60.0,
     max_age: Annotated[float, typer.Option("--max-age", help="Seconds since the newest replica object.")] = 86400.0,
+    output: FormatOpt = None,
 ) -> None:
     """Read the real state of a database and its replica and say what is wrong, without changing a byte.
 
@@ -102,18 +118,24 @@ def diagnose(
     from litefix.render.diagnosis import diagnosis_text
 
     mode = integrity.value if integrity else None
-    options = Options.from_cli(
-        integrity=mode,
-        config=config,
-        litestream=litestream,
-        replica=replica,
-        compare=compare,
-        verify_restore=verify_restore,
-        max_lag=max_lag,
-        max_age=max_age,
-    )
-    with _progress_on_terminal(json_out):
-        diagnosis = run(db, options)
+    with _nagios_unknown(output):
+        options = Options.from_cli(
+            integrity=mode,
+            config=config,
+            litestream=litestream,
+            replica=replica,
+            compare=compare,
+            verify_restore=verify_restore,
+            max_lag=max_lag,
+            max_age=max_age,
+        )
+        with _progress_on_terminal(json_out or output is not OutputFormat.text):
+            diagnosis = run(db, options)
+    if output is OutputFormat.nagios:
+        from litefix.render.nagios import nagios_diagnosis
+
+        _exit_nagios(nagios_diagnosis(diagnosis, max_lag))
+    json_out = json_out or output is OutputFormat.json
     typer.echo(to_json(diagnosis.to_json()) if json_out else diagnosis_text(diagnosis, verbose))
     failing = diagnosis.at_or_above(Severity(fail_on.value))
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK if diagnosis.inspected else EXIT_CANNOT_INSPECT)
@@ -265,13 +287,23 @@ def check(
     fail_on: FailOnOpt = FailOn.error,
     fix: FixFlag = False,
     litestream: LitestreamOpt = None,
+    output: FormatOpt = None,
 ) -> None:
     """Pre-deploy gate: all databases of the config at once, and the deployment. Example: litefix check --fix"""
     from litefix.gate.check import gate_options, run_check
     from litefix.render import to_json
     from litefix.render.check import checklist_text
 
-    report = run_check(gate_options(config, litestream), fail_on=fail_on.value, fix=fix, log=_progress)
+    nagios = output is OutputFormat.nagios
+    with _nagios_unknown(output):
+        report = run_check(
+            gate_options(config, litestream), fail_on=fail_on.value, fix=fix, log=_quiet if nagios else _progress
+        )
+    if nagios:
+        from litefix.render.nagios import nagios_check
+
+        _exit_nagios(nagios_check(report))
+    json_out = json_out or output is OutputFormat.json
     typer.echo(to_json(report.to_json()) if json_out else checklist_text(report))
     raise typer.Exit(EXIT_FINDINGS if not report.passed else EXIT_OK if report.inspected else EXIT_CANNOT_INSPECT)
 
@@ -295,6 +327,115 @@ def demo(
     from litefix.demo import demo_binaries, run_demo
 
     raise typer.Exit(EXIT_OK if run_demo(demo_binaries(litestream), typer.echo, keep) else EXIT_FINDINGS)
+
+
+@app.command()
+def verify(
+    db: DbArg,
+    config: ConfigOpt = None,
+    litestream: LitestreamOpt = None,
+    replica: ReplicaOpt = None,
+    table: Annotated[str, typer.Option("--table", help="The sentinel table litefix writes to.")] = "_litefix_verify",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the row on the replica.")] = 60.0,
+    busy_timeout: Annotated[
+        float, typer.Option("--busy-timeout", help="Seconds to wait for SQLite's write lock.")
+    ] = 5.0,
+    max_latency: Annotated[
+        float, typer.Option("--max-latency", help="Seconds above which a round trip is slow (Nagios WARNING).")
+    ] = 10.0,
+    restore: Annotated[
+        bool, typer.Option("--restore", help="Prove it by a full `litestream restore` instead of reading pages.")
+    ] = False,
+    json_out: JsonFlag = False,
+    output: FormatOpt = None,
+) -> None:
+    """Prove that a write reaches the replica now: write one row, wait for it on the replica, read it back.
+
+    The one command besides `repair` that writes to the database: one row (a random token and the
+    time) into its own table `_litefix_verify` (older rows pruned), in one short transaction.
+    Refuses when no Litestream replicates the database or `diagnose` finds an error.
+    Example: litefix verify /data/production.sqlite3 --config /etc/litestream.yml --timeout 30
+    """
+    from litefix.monitor.verify import VerifyOptions, default_options
+    from litefix.monitor.verify import verify as run
+    from litefix.render import to_json
+    from litefix.render.verify import verify_text
+
+    nagios = output is OutputFormat.nagios
+    with _nagios_unknown(output):
+        wanted = VerifyOptions(table, timeout, busy_timeout, restore=restore, max_latency=max_latency)
+        result = run(db, default_options(config, litestream, replica), wanted, _quiet if nagios else _progress)
+    if nagios:
+        from litefix.render.nagios import nagios_verify
+
+        _exit_nagios(nagios_verify(result))
+    json_out = json_out or output is OutputFormat.json
+    typer.echo(to_json(result.to_json()) if json_out else verify_text(result))
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+@app.command()
+def metrics(
+    config: ConfigOpt = None,
+    litestream: LitestreamOpt = None,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="Serve /metrics on HOST:PORT for Prometheus to scrape.")
+    ] = None,
+    textfile: Annotated[
+        str | None,
+        typer.Option("--textfile", help="Write the metrics to this .prom file atomically (node_exporter)."),
+    ] = None,
+    cache_seconds: Annotated[
+        float, typer.Option("--cache-seconds", help="Reuse a collection this long: scrapes stay cheap.")
+    ] = 15.0,
+) -> None:
+    """Prometheus metrics for every database of the config: findings, replica lag, -wal size, Litestream, verify.
+
+    Without --listen or --textfile, prints the exposition once.
+    Example: litefix metrics --config /etc/litestream.yml --listen 127.0.0.1:9436
+    """
+    from litefix.errors import UsageError
+    from litefix.gate.check import configured_databases, gate_options
+    from litefix.monitor.metrics import CachedCollection, collect, serve, write_textfile
+    from litefix.render.metrics import exposition, registry_for
+
+    if listen and textfile:
+        raise UsageError("--listen and --textfile are two ways to run it: pick one")
+    options = gate_options(config, litestream)
+    assert options.loaded_config is not None
+    databases = configured_databases(options.loaded_config)
+    registry = registry_for(CachedCollection(lambda: collect(options, databases), cache_seconds))
+    if listen:
+        raise typer.Exit(serve(registry, listen, _progress))
+    data = exposition(registry)
+    if textfile:
+        write_textfile(textfile, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+@contextmanager
+def _nagios_unknown(output: OutputFormat | None) -> Iterator[None]:
+    """Under --format nagios an expected error is the plugin state UNKNOWN (exit 3), on stdout."""
+    try:
+        yield
+    except LitefixError as exc:
+        if output is not OutputFormat.nagios:
+            raise
+        from litefix.render.nagios import unknown
+
+        _exit_nagios(unknown(exc.message + (f" ({exc.hint})" if exc.hint else "")))
+
+
+def _exit_nagios(rendered: tuple[str, int]) -> NoReturn:
+    text, code = rendered
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
+def _quiet(message: str) -> None:
+    """A Nagios plugin prints its status and nothing else."""
 
 
 def _progress(message: str) -> None:
@@ -369,6 +510,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _error(error.message, error.hint)
         sys.exit(error.exit_code)
     except Exception as exc:
+        if _nagios_requested(argv) and getattr(exc, "exit_code", None) is not None:
+            typer.echo(f"LITEFIX UNKNOWN - usage error: {exc}")
+            sys.exit(3)
         if _click_usage_error(exc):
             sys.exit(2)
         if os.environ.get("LITEFIX_DEBUG"):
@@ -379,6 +523,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         )
         sys.exit(EXIT_CANNOT_INSPECT)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _nagios_requested(argv: list[str] | None) -> bool:
+    """Usage errors come before any command runs: look for --format nagios ourselves."""
+    args = sys.argv[1:] if argv is None else argv
+    return "--format=nagios" in args or any(a == "--format" and b == "nagios" for a, b in pairwise(args))
 
 
 def _click_usage_error(exc: Exception) -> bool:

@@ -441,6 +441,57 @@ CODES: dict[str, Code] = _codes(
         (RESTORE, QUARANTINE),
         auto=AUTO_RESTORE,
     ),
+    # --- `litefix verify`: the end-to-end round trip ------------------------------------------
+    Code(
+        "verify-not-replicated",
+        Severity.ERROR,
+        "verify refused: no Litestream replicates this database (the config does not list it or gives it "
+        "no replica, or no running Litestream holds it), so a write could never reach a replica.",
+        "Start `litestream replicate` with a config that lists this database (or run it through "
+        "`litefix boot`), then verify again.",
+        (),
+    ),
+    Code(
+        "verify-refused",
+        Severity.ERROR,
+        "verify refused to write: `diagnose` finds an error on this database (named in the evidence); a "
+        "round trip through a replica that is already wrong proves nothing.",
+        "Run `litefix diagnose DB` and fix what it names (usually `litefix repair DB`), then verify again.",
+        (),
+    ),
+    Code(
+        "verify-write-failed",
+        Severity.ERROR,
+        "verify could not write its sentinel row within the busy timeout (another writer held the lock) or "
+        "SQLite refused the write.",
+        "Retry when the database is less busy, or raise `--busy-timeout`; the evidence has SQLite's error.",
+        (),
+    ),
+    Code(
+        "verify-not-syncing",
+        Severity.ERROR,
+        "The sentinel row did not reach the replica within `--timeout`: the running Litestream did not take "
+        "the write (its local position did not move) or did not upload it.",
+        "Read Litestream's log (`litefix explain`), restart `litestream replicate`, then verify again.",
+        (),
+    ),
+    Code(
+        "verify-replica-unreachable",
+        Severity.ERROR,
+        "verify could not read the replica (storage, credentials or network failed), before or while waiting "
+        "for the sentinel row.",
+        "Fix the replica's storage, credentials or endpoint (the evidence has the error), then verify again.",
+        (),
+    ),
+    Code(
+        "verify-unreadable",
+        Severity.ERROR,
+        "The replica caught up with the write, but the sentinel row cannot be read from its pages (a broken "
+        "page, a b-tree that does not hold it): the replica does not restore what was written.",
+        "Restore-test it: `litefix diagnose DB --verify-restore`, then re-initialise the replica "
+        "(`litefix repair DB --strategy init`).",
+        (INIT,),
+    ),
 )
 
 
