@@ -283,6 +283,7 @@ def main() -> int:
     parser.add_argument("--explain-size", default="1G", help="size of the journald log for `explain` (0: skip)")
     parser.add_argument(
         "--s3-sizes", default="256M,1G", help="sizes also replicated to a local S3 server ('' for none)"
+    )
     parser.add_argument(
         "--monitor-only", action="store_true", help="only `verify` and `metrics` (their own results file)"
     )
