@@ -22,7 +22,7 @@ import os
 import re
 import shlex
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ from litefix.system.procfs import Holder, find_open_descriptors, litestream_proc
 from litefix.system.procfs import replicate_config_path as process_config_path
 
 if TYPE_CHECKING:
+    from litefix.gate.volume import ForeignLock, LockHolder
     from litefix.repair.strategies import Situation
 
 # Findings `diagnose` reports that mean something else before boot (see gate_view).
@@ -490,11 +491,16 @@ def check_deployment(
     databases: Sequence[str],
     litestreams: Sequence[RunningLitestream],
     mounts: Sequence[Mount],
+    booting: bool = False,
 ) -> tuple[CheckLine, ...]:
+    from litefix.gate.volume import foreign_sqlite_locks, held_by_others
+
+    boots = [] if booting else held_by_others(databases)  # boot holds its own lock while it checks
+    foreign = {db: locks for db in databases if (locks := foreign_sqlite_locks(db))}
     return (
         _storage_line(config, databases, mounts),
         _replicas_line(config, databases, litestreams),
-        _processes_line(litestreams),
+        _processes_line(litestreams, boots, foreign),
     )
 
 
@@ -553,8 +559,21 @@ def _replicas_line(
     return CheckLine(InspectorRun("replicas", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
-def _processes_line(litestreams: Sequence[RunningLitestream]) -> CheckLine:
+def _processes_line(
+    litestreams: Sequence[RunningLitestream],
+    boots: Sequence[LockHolder] = (),
+    foreign: Mapping[str, Sequence[ForeignLock]] | None = None,
+) -> CheckLine:
     findings = []
+    for holder in boots:
+        findings.append(
+            CODES["litestream-already-running"].finding(
+                f"a {holder.describe()}: it replicates these databases, maybe from another container (its "
+                "processes are not visible here)",
+                holder.to_json(),
+                hint="one replicator per volume: stop that container first, or boot this one with --no-replicate",
+            )
+        )
     for r in litestreams:
         if r.databases:
             findings.append(
@@ -566,7 +585,13 @@ def _processes_line(litestreams: Sequence[RunningLitestream]) -> CheckLine:
                 )
             )
     facts: dict[str, JSON] = {"litestream_processes": [r.holder.pid for r in litestreams]}
+    facts["boot_locks"] = [h.to_json() for h in boots]
     summary = "no Litestream at work on these databases"
+    if foreign:
+        # Evidence, not a verdict: an app in another container (a job role) holds these too.
+        facts["foreign_sqlite_locks"] = {db: [lock.to_json() for lock in locks] for db, locks in foreign.items()}
+        names = ", ".join(os.path.basename(db) for db in foreign)
+        summary += f"; SQLite locks on {names} held from another PID namespace (another container)"
     return CheckLine(InspectorRun("processes", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
@@ -630,8 +655,10 @@ def run_check(
         ):
             item.lines = lines
         litestreams = find_litestreams(databases)
-        deployment = check_deployment(config, databases, litestreams, read_mounts())
+        deployment = check_deployment(config, databases, litestreams, read_mounts(), booting)
         busy = {db for r in litestreams for db in r.databases}
+        if any(f.code == "litestream-already-running" and "lock" in f.evidence for x in deployment for f in x.findings):
+            busy |= set(databases)  # a litefix boot replicates them, perhaps from another container
         shared = {
             str(entry.get("db"))
             for line in deployment
