@@ -163,10 +163,6 @@ class RepairPlan:
     findings: tuple[str, ...] = ()  # the codes that called for it
     refused: str | None = None  # set when no safe plan exists; says what to do instead
 
-    @property
-    def empty(self) -> bool:
-        return not self.steps and self.refused is None
-
     def to_json(self) -> dict[str, JSON]:
         return {
             "db": self.db,
