@@ -9,7 +9,7 @@ LITESTREAM_VERSIONS := 0.3.13 0.5.15 0.5.17
 # Test processes mostly wait on Litestream's intervals, so more workers than cores pays off.
 WORKERS ?= 4
 
-.PHONY: demo test test-fast lint litestream bench docs clean
+.PHONY: demo test test-fast lint litestream bench stress docs clean
 
 $(STAMP): pyproject.toml setup.py litefix/_native.c
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: lint litestream
 # The pure tests (byte readers, policy, structure): no Litestream binary needed, seconds to run.
 test-fast: $(STAMP)
 	$(BIN)/pytest -n $(WORKERS) -m "not litestream and not slow"
+
+# The live-system soak: a busy four-database deployment under `check` and `diagnose`, 300 runs of
+# each per Litestream version (the suite runs 8); prints the counts the README quotes.
+STRESS_RUNS ?= 300
+stress: $(STAMP) litestream
+	LITEFIX_STRESS_RUNS=$(STRESS_RUNS) $(BIN)/pytest -p no:cacheprovider -s tests/test_live.py
 
 bench: $(STAMP) litestream
 	$(BIN)/python benchmarks/run.py

@@ -63,10 +63,11 @@ JSON = Any
 ENV_VAR = "LITESTREAM_CONFIG"
 DEFAULT_CONFIG_PATH = "/etc/litestream.yml"
 CWD_CONFIG_NAME = "litestream.yml"
+RAILS_CONFIG_NAME = "config/litestream.yml"  # where Rails apps (and litestream-ruby) keep it
 META_DIR_SUFFIX = "-litestream"
 
 # How the config was found: litefix's --config, $LITESTREAM_CONFIG, ./litestream.yml, /etc.
-HOW_FOUND = ("explicit", "env", "cwd", "default")
+HOW_FOUND = ("explicit", "env", "cwd", "rails", "default")
 
 GENERATIONS = ("0.3", "0.5")
 REPLICA_TYPES: Mapping[str, frozenset[str]] = {
@@ -162,7 +163,7 @@ class ConfigLocation:
     @property
     def litestream_reads_it(self) -> bool:
         """False for ./litestream.yml: Litestream itself only reads it when given `-config`."""
-        return self.how_found != "cwd"
+        return self.how_found not in ("cwd", "rails")
 
 
 @dataclass(frozen=True)
@@ -401,7 +402,8 @@ def litestream_generation(version: str) -> str:
 def locate_config(
     explicit: str | None = None, env: Mapping[str, str] | None = None, cwd: str | None = None
 ) -> ConfigLocation | None:
-    """The config litefix reads: explicit, then $LITESTREAM_CONFIG, then ./litestream.yml, then /etc.
+    """The config litefix reads: explicit, then $LITESTREAM_CONFIG, then ./litestream.yml, then
+    ./config/litestream.yml (a Rails app's root), then /etc.
 
     A path that was named (explicitly or by the variable) is returned even if it does not
     exist, so that loading it fails loudly, as Litestream fails. The two implicit places
@@ -416,6 +418,9 @@ def locate_config(
     local = posixpath.join(cwd, CWD_CONFIG_NAME)
     if os.path.isfile(local):
         return ConfigLocation(local, "cwd")
+    rails = posixpath.join(cwd, RAILS_CONFIG_NAME)
+    if os.path.isfile(rails):  # a Rails app's root; litestream-ruby passes it to Litestream as -config
+        return ConfigLocation(rails, "rails")
     if os.path.isfile(DEFAULT_CONFIG_PATH):
         return ConfigLocation(DEFAULT_CONFIG_PATH, "default")
     return None

@@ -47,13 +47,8 @@ from litefix.errors import (
     Refused,
     UsageError,
 )
-from litefix.gate.check import (
-    configured_databases,
-    describe_litestreams,
-    gate_options,
-    litestream_at_work,
-    run_check,
-)
+from litefix.gate.check import configured_databases, gate_options, run_check
+from litefix.gate.deployment import describe_litestreams, litestream_at_work
 from litefix.gate.supervise import (
     POLL,
     BootFailed,

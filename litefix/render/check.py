@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from litefix.model import InspectorRun, RunStatus, Severity
 
 if TYPE_CHECKING:
-    from litefix.gate.check import CheckLine, CheckReport
+    from litefix.gate.report import CheckLine, CheckReport
 
 
 # --- litefix check: the pre-deploy checklist ---------------------------------------------------
