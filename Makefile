@@ -9,7 +9,7 @@ LITESTREAM_VERSIONS := 0.3.13 0.5.15 0.5.17
 # Test processes mostly wait on Litestream's intervals, so more workers than cores pays off.
 WORKERS ?= 4
 
-.PHONY: demo test test-fast test-deps lint litestream test-servers bench docs clean soak
+.PHONY: demo test test-fast test-deps lint litestream test-servers bench stress docs clean soak
 
 $(STAMP): pyproject.toml setup.py litefix/_native.c
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ test-fast: $(STAMP) test-deps
 SOAK_KILLS ?= 300
 soak: $(STAMP) litestream
 	$(BIN)/python tools/crash_soak.py --kills $(SOAK_KILLS) --jobs 2
+
+# The live-system soak: a busy four-database deployment under `check` and `diagnose`, 300 runs of
+# each per Litestream version (the suite runs 8); prints the counts the README quotes.
+STRESS_RUNS ?= 300
+stress: $(STAMP) litestream
+	LITEFIX_STRESS_RUNS=$(STRESS_RUNS) $(BIN)/pytest -p no:cacheprovider -s tests/test_live.py
 
 bench: $(STAMP) litestream
 	$(BIN)/python benchmarks/run.py

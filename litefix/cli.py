@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from itertools import pairwise
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand
 
 from litefix import __version__
 from litefix.errors import (
@@ -30,6 +31,15 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Diagnose and repair SQLite databases replicated with Litestream, from evidence.",
 )
+
+
+class PlainUsage(TyperCommand):
+    """Usage lines as a man page writes them (`litefix diagnose [OPTIONS] DB`): typer wraps required
+    arguments in braces (`{db}`), which reads like a set to choose from."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # typer's own click Context
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
 
 class FailOn(StrEnum):
@@ -66,11 +76,11 @@ LitestreamOpt = Annotated[
 ]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse.")]
 FixFlag = Annotated[bool, typer.Option("--fix", help="Apply the repairs that are safe without a human.")]
-DbArg = Annotated[str, typer.Argument(help="Path to the SQLite database file.", show_default=False)]
+DbArg = Annotated[str, typer.Argument(metavar="DB", help="Path to the SQLite database file.", show_default=False)]
 ReplicaOpt = Annotated[str | None, typer.Option("--replica", help="Replica URL or path (default: the config's).")]
 VerifyOpt = Annotated[bool, typer.Option("--verify-restore", help="Restore-test the replica (temp file, integrity).")]
 PrepareOpt = Annotated[str | None, typer.Option("--prepare", help="A shell command run once before the check.")]
-AppArgv = Annotated[list[str], typer.Argument(metavar="APP", help="After --: the app and its arguments.")]
+AppArgv = Annotated[list[str], typer.Argument(metavar="-- APP [ARGS]...", help="After --: the app and its arguments.")]
 
 
 def _version(value: bool) -> None:
@@ -88,7 +98,7 @@ def _root(
     """Diagnose and repair SQLite databases replicated with Litestream, from evidence."""
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def diagnose(
     db: DbArg,
     json_out: JsonFlag = False,
@@ -226,7 +236,7 @@ class StrategyOption(StrEnum):
     quarantine = "quarantine"
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def repair(
     db: DbArg,
     strategy: Annotated[
@@ -280,7 +290,7 @@ def repair(
     raise typer.Exit(EXIT_OK if report.healthy else EXIT_FINDINGS)
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def check(
     config: ConfigOpt = None,
     json_out: JsonFlag = False,
@@ -288,6 +298,9 @@ def check(
     fix: FixFlag = False,
     litestream: LitestreamOpt = None,
     output: FormatOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Every inspector's line, not one line per healthy database.")
+    ] = False,
 ) -> None:
     """Pre-deploy gate: all databases of the config at once, and the deployment. Example: litefix check --fix"""
     from litefix.gate.check import gate_options, run_check
@@ -304,16 +317,50 @@ def check(
 
         _exit_nagios(nagios_check(report))
     json_out = json_out or output is OutputFormat.json
-    typer.echo(to_json(report.to_json()) if json_out else checklist_text(report))
+    typer.echo(to_json(report.to_json()) if json_out else checklist_text(report, verbose))
     raise typer.Exit(EXIT_FINDINGS if not report.passed else EXIT_OK if report.inspected else EXIT_CANNOT_INSPECT)
 
 
-@app.command()
-def boot(argv: AppArgv, config: ConfigOpt = None, litestream: LitestreamOpt = None, prepare: PrepareOpt = None) -> None:
-    """Safe entrypoint: restore, prepare, check, app under Litestream. Example: litefix boot --prepare CMD -- APP"""
+@app.command(cls=PlainUsage)
+def boot(
+    argv: AppArgv,
+    config: ConfigOpt = None,
+    litestream: LitestreamOpt = None,
+    prepare: PrepareOpt = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            metavar="SECONDS",
+            help="Wait this long for another boot's volume lock (replicating) or for the databases (not).",
+        ),
+    ] = None,
+    no_replicate: Annotated[
+        bool,
+        typer.Option("--no-replicate", help="This role does not replicate: wait for the databases, run the app."),
+    ] = False,
+    replicate_for: Annotated[
+        str | None,
+        typer.Option(
+            "--replicate-for",
+            metavar="PATTERN",
+            help="Replicate only when the app's command line matches this regex (e.g. 'rails server').",
+        ),
+    ] = None,
+) -> None:
+    """Safe entrypoint: restore, prepare, check, app under Litestream. Example: litefix boot --prepare CMD -- APP
+
+    One replicator per volume: boot holds <db dir>/.litefix/boot.lock while it lives; a second boot on
+    the same volume (another container) refuses (exit 4) or waits (--wait). Roles that do not
+    replicate (--no-replicate, or a command --replicate-for does not match) wait until the databases
+    are in place and run the app without a Litestream of their own.
+    """
     from litefix.gate import boot as booting
 
-    raise typer.Exit(booting.boot(booting.BootOptions(config, litestream, prepare), argv, _progress))
+    options = booting.BootOptions(
+        config, litestream, prepare, wait=wait, replicate=not no_replicate, replicate_for=replicate_for
+    )
+    raise typer.Exit(booting.boot(options, argv, _progress))
 
 
 @app.command()

@@ -342,6 +342,14 @@ CODES: dict[str, Code] = _codes(
         (),
     ),
     Code(
+        "database-not-replicated",
+        Severity.WARNING,
+        "The app's config/database.yml (the RAILS_ENV entries) names an SQLite database that the Litestream "
+        "config does not list: it is never backed up, and a redeploy starts it empty.",
+        "Add it to `dbs:` in litestream.yml (with its own replica path), unless losing it is fine (a cache).",
+        (),
+    ),
+    Code(
         "replica-not-persistent",
         Severity.WARNING,
         "A file replica is on tmpfs/ramfs, in a container's overlay layer, or under /tmp: the backup is gone "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from litefix.gate.check import Mount, read_mounts, storage_risk
+from litefix.system.mounts import Mount, read_mounts, storage_risk
 from tests.helpers import ROOT, Result, litefix
 from tests.litestream_harness import (
     VERSIONS,

@@ -11,10 +11,11 @@ JSON = Any
 ENV_VAR = "LITESTREAM_CONFIG"
 DEFAULT_CONFIG_PATH = "/etc/litestream.yml"
 CWD_CONFIG_NAME = "litestream.yml"
+RAILS_CONFIG_NAME = "config/litestream.yml"  # where Rails apps (and litestream-ruby) keep it
 META_DIR_SUFFIX = "-litestream"
 
 # How the config was found: litefix's --config, $LITESTREAM_CONFIG, ./litestream.yml, /etc.
-HOW_FOUND = ("explicit", "env", "cwd", "default")
+HOW_FOUND = ("explicit", "env", "cwd", "rails", "default")
 
 GENERATIONS = ("0.3", "0.5")
 REPLICA_TYPES: Mapping[str, frozenset[str]] = {

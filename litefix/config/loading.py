@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from litefix.config._yaml import yaml
-from litefix.config.constants import CWD_CONFIG_NAME, DEFAULT_CONFIG_PATH, ENV_VAR
+from litefix.config.constants import CWD_CONFIG_NAME, DEFAULT_CONFIG_PATH, ENV_VAR, RAILS_CONFIG_NAME
 from litefix.config.expand import expand_env_vars, expand_path
 from litefix.config.model import ConfigLocation, Incompatibility, LitestreamConfig
 from litefix.config.yaml_reader import _Reader
@@ -19,7 +19,8 @@ from litefix.system.files import CONFIG_LIMIT, read_bytes
 def locate_config(
     explicit: str | None = None, env: Mapping[str, str] | None = None, cwd: str | None = None
 ) -> ConfigLocation | None:
-    """The config litefix reads: explicit, then $LITESTREAM_CONFIG, then ./litestream.yml, then /etc.
+    """The config litefix reads: explicit, then $LITESTREAM_CONFIG, then ./litestream.yml, then
+    ./config/litestream.yml (a Rails app's root), then /etc.
 
     A path that was named (explicitly or by the variable) is returned even if it does not
     exist, so that loading it fails loudly, as Litestream fails. The two implicit places
@@ -34,6 +35,9 @@ def locate_config(
     local = posixpath.join(cwd, CWD_CONFIG_NAME)
     if os.path.isfile(local):
         return ConfigLocation(local, "cwd")
+    rails = posixpath.join(cwd, RAILS_CONFIG_NAME)
+    if os.path.isfile(rails):  # a Rails app's root; litestream-ruby passes it to Litestream as -config
+        return ConfigLocation(rails, "rails")
     if os.path.isfile(DEFAULT_CONFIG_PATH):
         return ConfigLocation(DEFAULT_CONFIG_PATH, "default")
     return None

@@ -43,7 +43,7 @@ class ConfigLocation:
     @property
     def litestream_reads_it(self) -> bool:
         """False for ./litestream.yml: Litestream itself only reads it when given `-config`."""
-        return self.how_found != "cwd"
+        return self.how_found not in ("cwd", "rails")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from litefix.errors import describe_os_error
 from litefix.formats.shm import WalIndex, read_shm
 from litefix.formats.sqlite_header import HEADER_SIZE, DatabaseHeader, HeaderError, parse_header
-from litefix.formats.wal import WalScan, scan_wal
+from litefix.formats.wal import WalScan, read_wal_consistent
 from litefix.system.litestream import Binary, find_binary
 from litefix.system.procfs import ProcessScan, find_open_descriptors
 
@@ -207,10 +207,14 @@ class Context:
 
     @cached_property
     def wal(self) -> WalScan | None:
+        """The -wal as one consistent read saw it (SQLite and Litestream write it while we look): see
+        `read_wal_consistent`; `inconclusive` says when no read was consistent."""
         if self.wal_state.kind != "file":
             return None
         try:
-            return scan_wal(self.wal_path, collect_pages=True)
+            return read_wal_consistent(self.wal_path, collect_pages=True)
+        except FileNotFoundError:
+            return None  # removed since it was listed: the last connection closed
         except OSError as exc:
             raise describe_os_error(exc, self.wal_path) from exc
 
@@ -249,12 +253,16 @@ class Context:
         """The WAL scan with its page map (pgno -> newest committed frame), scanning again if needed."""
         scan = self.wal
         if scan is not None and scan.page_frames is None:
-            scan = scan_wal(self.wal_path, collect_pages=True)
+            scan = read_wal_consistent(self.wal_path, collect_pages=True)
         return scan
 
     def wal_changed_since_scan(self) -> bool:
         """True when a writer touched the -wal after we read it: comparisons are then unsafe."""
         now = file_state(self.wal_path)
+        scan = self.wal
+        if scan is not None and scan.identity is not None:  # what the kept read saw, not the first stat
+            inode, size, mtime_ns, _device = scan.identity
+            return (now.exists, now.inode, now.size, now.mtime_ns) != (True, inode, size, mtime_ns)
         before = self.wal_state
         return (now.exists, now.size, now.mtime_ns, now.inode) != (
             before.exists,

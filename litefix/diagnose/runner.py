@@ -8,12 +8,15 @@ bug. The report is always complete, in the spirit of `barman check`.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 
+from litefix.codes import CODES, Auto
 from litefix.diagnose.context import Context, Options, Skip
 from litefix.diagnose.inspectors import Inspector, registry
 from litefix.errors import LitefixError
-from litefix.model import Diagnosis, Finding, InspectorRun, RunStatus
+from litefix.formats.wal import CONFIRM_PAUSE
+from litefix.model import Diagnosis, Finding, InspectorRun, RunStatus, Severity, Strategy
 
 
 def diagnose(
@@ -42,5 +45,48 @@ def diagnose_in(ctx: Context, inspectors: dict[str, Inspector] | None = None) ->
             continue
         runs.append(InspectorRun(name, RunStatus.OK, facts=report.facts, summary=report.summary))
         findings.extend(replace(f, inspector=name) for f in report.findings)
+    findings = confirm_destructive(ctx, findings, inspectors or registry())
     findings.sort(key=lambda f: -f.severity.rank)
     return Diagnosis(db=ctx.db, findings=tuple(findings), inspectors=tuple(runs))
+
+
+def destructive(finding: Finding) -> bool:
+    """An error whose repair throws something away (a restore over the file, a quarantine): acting on
+    a false one loses the newest writes, so it must be seen twice (codes.py holds the policy)."""
+    code = CODES.get(finding.code)
+    if code is None or finding.severity is not Severity.ERROR:
+        return False
+    moves = {Strategy.RESTORE, Strategy.QUARANTINE} & set(finding.strategies or code.strategies)
+    return bool(moves) or code.auto in (Auto.RESTORE, Auto.LIVE_FILE)
+
+
+def confirm_destructive(ctx: Context, findings: list[Finding], inspectors: dict[str, Inspector]) -> list[Finding]:
+    """Run each inspector that raised a destructive error once more, on a fresh context (every file read
+    again, a moment later); an error it does not raise again was a read that raced a live process
+    (SQLite resetting its -wal, Litestream syncing between two listings) and becomes an inconclusive
+    note with its evidence."""
+    doubtful = {f.inspector for f in findings if destructive(f) and f.inspector in inspectors}
+    if not doubtful:
+        return findings
+    time.sleep(CONFIRM_PAUSE)
+    fresh = Context(ctx.db, ctx.options)
+    again: dict[str, set[str]] = {}
+    for name in doubtful:
+        try:
+            again[name] = {f.code for f in inspectors[name](fresh).findings if f.severity is Severity.ERROR}
+        except Exception:
+            again[name] = set()
+    out = []
+    for found in findings:
+        f = found
+        if destructive(f) and f.code not in again.get(f.inspector, set()):
+            f = replace(
+                found,
+                severity=Severity.INFO,
+                message=f"inconclusive: {f.message} — not found again on a second read a moment later "
+                "(a live process changed the files between reads)",
+                evidence={**f.evidence, "confirmed": False},
+                hint="nothing to repair on one read: rerun `litefix diagnose` to see whether it persists",
+            )
+        out.append(f)
+    return out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from litefix.model import InspectorRun, RunStatus, Severity
 
 if TYPE_CHECKING:
-    from litefix.gate.check import CheckReport
+    from litefix.gate.report import CheckLine, CheckReport
 
 
 # --- litefix check: the pre-deploy checklist ---------------------------------------------------
@@ -19,9 +20,9 @@ if TYPE_CHECKING:
 MARK_OK, MARK_FAIL, MARK_WARN, MARK_NOTE, MARK_SKIP, MARK_BROKEN = "✔", "✘", "!", "•", "-", "?"
 
 
-def checklist_text(report: CheckReport) -> str:
-    from litefix.gate.check import CheckLine
-
+def checklist_text(report: CheckReport, verbose: bool = False) -> str:
+    """One line per healthy database (what it is, in a few words); for the others, one line per
+    finding with its fix; `verbose`: every inspector's line."""
     names = _subject_names([d.db for d in report.databases])
     width = max([len(n) for n in names.values()] + [len("deployment")])
     rows: list[str] = []
@@ -51,7 +52,13 @@ def checklist_text(report: CheckReport) -> str:
             mark = MARK_OK if result.fix.status == "completed" else MARK_FAIL
             where = f" (quarantine: {result.fix.quarantine})" if result.fix.quarantine else ""
             emit(mark, subject, "fix", f"{result.fix.strategy} {result.fix.status}: {result.fix.detail}{where}")
-        for line in result.lines:
+        noteworthy = [line for line in result.lines if line.findings or line.run.status is RunStatus.FAILED]
+        if verbose:
+            noteworthy = list(result.lines)
+        if not any(f.severity.rank >= Severity.WARNING.rank for line in noteworthy for f in line.findings):
+            emit(MARK_OK, subject, "healthy", _healthy_summary(result.lines))
+            noteworthy = [line for line in noteworthy if line.run.status is RunStatus.FAILED or verbose]
+        for line in noteworthy:
             emit_line(subject, line)
         if result.next_step:
             rows.append(f"  {'':<{width}}  {'':<17}  run: {result.next_step}")
@@ -81,6 +88,26 @@ def check_verdict(report: CheckReport) -> str:
     return f"ready: {summary} ({where})"
 
 
+def _healthy_summary(lines: Sequence[CheckLine]) -> str:
+    """A healthy database in a few words: its file, its -wal, Litestream's state and the replica."""
+    said = {line.name: check_summary(line.run) for line in lines if line.run.status is RunStatus.OK}
+    parts = [said[name] for name in ("database-file", "wal", "meta-dir", "replica") if name in said]
+    notes = sum(1 for line in lines for f in line.findings)
+    if notes:
+        parts.append(f"{notes} note{'s' if notes != 1 else ''}")
+    return "; ".join(parts) or "ok"
+
+
+def noted_findings(report: CheckReport, at_least: Severity = Severity.WARNING) -> list[str]:
+    """The findings a passing gate still counts, one line each: a summary that says "12 warnings"
+    lists them too."""
+    return [
+        f"{f.severity.value} {f.code} ({os.path.basename(subject)}): {f.message}"
+        for subject, f in report.all_findings()
+        if f.severity.rank >= at_least.rank and f.severity.rank < report.fail_on.rank
+    ]
+
+
 def check_summary(run: InspectorRun) -> str:
     """A few words for an inspector that found nothing wrong: what it said it saw."""
     return run.summary or "ok"
@@ -88,7 +115,5 @@ def check_summary(run: InspectorRun) -> str:
 
 def _subject_names(dbs: Sequence[str]) -> dict[str, str]:
     """Base names, unless two databases share one (then full paths)."""
-    import os
-
     bases = [os.path.basename(db) for db in dbs]
     return {db: base if bases.count(base) == 1 else db for db, base in zip(dbs, bases, strict=True)}

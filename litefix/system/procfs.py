@@ -227,3 +227,39 @@ def replicate_command_db(holder: Holder) -> str | None:
     if parsed is None or len(parsed[1]) < 2:
         return None
     return _resolve(holder, parsed[1][0])
+
+
+_RESTORE_VALUE_FLAGS = {
+    "config",
+    "o",
+    "generation",
+    "index",
+    "timestamp",
+    "txid",
+    "parallelism",
+    "replica",
+    "integrity-check",
+    "level",
+}
+
+
+def restore_target(holder: Holder) -> str | None:
+    """The path a `litestream restore` writes: its -o, else the database it names."""
+    args = list(holder.cmdline)
+    rest = args[args.index("restore") + 1 :] if "restore" in args else []
+    output, positional, i = None, [], 0
+    while i < len(rest):
+        name, eq, value = rest[i].lstrip("-").partition("=")
+        if rest[i].startswith("-") and name in _RESTORE_VALUE_FLAGS:
+            if not eq and i + 1 < len(rest):
+                i += 1
+                value = rest[i]
+            if name == "o":
+                output = value
+        elif not rest[i].startswith("-"):
+            positional.append(rest[i])
+        i += 1
+    target = output or (positional[-1] if positional and "://" not in positional[-1] else None)
+    if target is None:
+        return None
+    return target if os.path.isabs(target) else os.path.normpath(os.path.join(holder.cwd or "/", target))

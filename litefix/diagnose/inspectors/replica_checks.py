@@ -51,13 +51,15 @@ def inspect_replicas(ctx: Context) -> Report:
     if not targets:
         raise Skip("no replica to inspect: pass --replica URL, or --config with a config that lists this database")
     report = Report()
-    local = local_position(ctx.meta_dir)
-    report.facts["local_position"] = local.describe()
     views: list[JSON] = []
     report.facts["replicas"] = views
     for target in targets:
         view = read_replica(target, ctx.binary, ctx.config.source_path if ctx.config else None, ctx.db)
         try:
+            # The local state is read after the listing: Litestream writes it before it uploads, so a
+            # healthy replica can be ahead of an earlier read of it, never of a later one.
+            local = local_position(ctx.meta_dir)
+            report.facts["local_position"] = local.describe()
             facts: dict[str, JSON] = view.to_json()
             views.append(facts)
             try:

@@ -6,12 +6,19 @@ inspected too: a restore into that path would silently merge it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
 from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.sqlite_header import HeaderError, parse_header
-from litefix.formats.wal import WalScan, read_frame_page
-from litefix.model import JSON, Severity
+from litefix.formats.wal import WalScan
+from litefix.model import JSON, Finding, Severity
+
+INCONCLUSIVE_HINT = (
+    "nothing to repair on one read: rerun when writes pause (or with the app stopped) to confirm; "
+    "a damaged -wal is found the same way on every read"
+)
 
 
 def _summary(facts: dict[str, JSON]) -> str:
@@ -44,22 +51,39 @@ def check_wal(ctx: Context) -> Report:
         )
         return report
     scan = ctx.wal
-    assert scan is not None
+    if scan is None:  # gone since it was listed: the last connection closed and SQLite removed it
+        report.facts["exists"] = False
+        return report
     report.facts.update(scan.to_json())
-    if scan.size == 0:
+    report.facts["reads"] = scan.reads
+    if scan.size == 0 and not scan.inconclusive:
         return report
-    if scan.header is None:
+    if scan.header is None and scan.size:
         _corrupt_header(ctx, scan, report)
-        return report
-    _check_chain(ctx, scan, report)
-    _check_belongs(ctx, scan, report)
+    elif scan.header is not None:
+        _check_chain(ctx, scan, report)
+        _check_belongs(ctx, scan, report)
+    if scan.inconclusive:
+        report.facts["inconclusive"] = scan.inconclusive
+        report.findings[:] = [_unconfirmed(f, scan) for f in report.findings if f.severity is Severity.ERROR]
     return report
+
+
+def _unconfirmed(finding: Finding, scan: WalScan) -> Finding:
+    """A finding no second consistent read confirmed: a note with its evidence, never an error whose
+    repair would throw away the newest writes (a torn tail under a live writer is just a write)."""
+    return replace(
+        finding,
+        severity=Severity.INFO,
+        message=f"inconclusive: {finding.message} — {scan.inconclusive}",
+        evidence={**finding.evidence, "confirmed": False, "reads": scan.reads},
+        hint=INCONCLUSIVE_HINT,
+    )
 
 
 def _corrupt_header(ctx: Context, scan: WalScan, report: Report) -> None:
     evidence: dict[str, object] = {"path": ctx.wal_path, "size": scan.size, "error": scan.header_error}
-    with open(ctx.wal_path, "rb") as fh:
-        evidence["first_bytes"] = fh.read(32).hex()
+    evidence["first_bytes"] = scan.head.hex()
     if scan.size < 32:
         hint = (
             "a -wal shorter than its header is ignored by SQLite and makes Litestream 0.3 fail with "
@@ -169,8 +193,8 @@ def _check_belongs(ctx: Context, scan: WalScan, report: Report) -> None:
         )
         return
     page_count = header.page_count if header.page_count_valid else None
-    if scan.last_page1_frame is not None:
-        page1 = read_frame_page(ctx.wal_path, scan, scan.last_page1_frame)
+    if scan.last_page1_frame is not None and scan.page1 is not None:
+        page1 = scan.page1  # read with the scan, in the same consistent read
         evidence["page1_frame"] = scan.last_page1_frame
         try:
             wal_page1 = parse_header(page1[:100])
