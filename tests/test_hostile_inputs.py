@@ -17,6 +17,8 @@ import pytest
 
 from tests.helpers import Result, litefix
 
+pytestmark = pytest.mark.litestream  # diagnose and repair run the real binary (version, risks)
+
 QUICK = 30  # seconds: far more than any case needs, far less than a hang
 
 

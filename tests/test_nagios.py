@@ -15,6 +15,8 @@ from litefix.model import Diagnosis, Finding, InspectorRun, RunStatus, Severity
 from litefix.render.nagios import Perf, nagios_diagnosis, status_line
 from tests.helpers import litefix
 
+pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
+
 # 'label'=value[UOM];[warn];[crit];[min];[max] (nagios-plugins.org/doc/guidelines.html#AEN200)
 PERF_ITEM = re.compile(r"^('[^'=]+'|[^'= ]+)=-?[0-9.]+(s|us|ms|%|B|KB|MB|TB|c)?(;-?[0-9.]*){0,4}$")
 STATUS = re.compile(r"^LITEFIX (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+(\|.*)?$")
