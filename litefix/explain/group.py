@@ -179,17 +179,21 @@ class _Acc:
 
     def add(self, record: LogRecord, db: str | None, detail: str = "") -> None:
         self.count += 1
-        if record.time:
-            self.first_time = self.first_time or record.time
-            self.last_time = record.time
-        if db and len(self.dbs) < MAX_DBS:
-            self.dbs.setdefault(db, None)
+        time = record.time
+        if time:
+            if self.first_time is None:
+                self.first_time = time
+            self.last_time = time
+        if db and db not in self.dbs and len(self.dbs) < MAX_DBS:
+            self.dbs[db] = None
         if detail and len(self.details) < MAX_DBS:
             self.details.setdefault(detail, None)
-        for name in ("consecutive_errors", "previous_errors"):
-            value = record.fields.get(name, "")
-            if value.isdigit():
-                self.max_consecutive = max(self.max_consecutive or 0, int(value))
+        fields = record.fields
+        if "consecutive_errors" in fields or "previous_errors" in fields:
+            for name in ("consecutive_errors", "previous_errors"):
+                value = fields.get(name, "")
+                if value.isdigit():
+                    self.max_consecutive = max(self.max_consecutive or 0, int(value))
 
     def group(self, signature: Signature | None, key: str, **extra: object) -> Group:
         return Group(
