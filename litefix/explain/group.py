@@ -12,7 +12,6 @@ the explanation, and other candidates that still fit are listed as ranked altern
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from litefix.explain.catalogue import Catalogue, Hit
@@ -460,10 +459,3 @@ def _merge(
         level=first.classified.level if first.classified else None,
         fixed=fixed,
     )
-
-
-def explain_records(lines: int, records: Iterable[LogRecord], catalogue: Catalogue) -> Explanation:
-    grouper = Grouper(catalogue)
-    for record in records:
-        grouper.add(record)
-    return grouper.result(lines)
