@@ -19,8 +19,10 @@ EXIT_LITESTREAM_STOPPED = 6
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
-    EXIT_OK: "Nothing at or above `--fail-on` (default `error`); for `repair`, the database is healthy afterwards.",
-    EXIT_FINDINGS: "At least one finding at or above `--fail-on`.",
+    EXIT_OK: "Nothing at or above `--fail-on` (default `error`); for `repair`, the database is healthy afterwards; "
+    "for `explain`, only routine, informational and warning lines.",
+    EXIT_FINDINGS: "At least one finding at or above `--fail-on`; for `explain`, an ERROR-level line (known or not) "
+    "or a known error signature.",
     EXIT_USAGE: "Usage error: unknown command or option, bad value, unreadable or invalid config.",
     EXIT_CANNOT_INSPECT: "Could not inspect: permission denied, I/O error, or an inspector failed (named in the "
     "output).",

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from litefix.errors import CannotInspect, describe_os_error
 from litefix.explain.catalogue import load as load_catalogue
-from litefix.explain.group import Explanation, Group, explain_records, normalise
+from litefix.explain.group import Explanation, Group, Grouper, normalise
 from litefix.explain.logfmt import MAX_LINE, MAX_LINE_RUN, Counter, LogRecord, parse, parse_line, read_blocks, records
 from litefix.explain.match import BY_ID, SIGNATURES
 from litefix.explain.signatures import ROUTINE, Signature
@@ -52,14 +52,8 @@ def explain(source: str | Iterable[str]) -> Explanation:
     """Parse, classify and group Litestream log lines: pasted text, or a stream of lines. Never raises on odd input."""
     lines = source.splitlines() if isinstance(source, str) else source
     counter = Counter()
-    return explain_records_counted(records(lines, counter), counter)
-
-
-def explain_records_counted(stream: Iterable[LogRecord], counter: Counter) -> Explanation:
-    from litefix.explain.group import Grouper
-
-    grouper = Grouper(load_catalogue())
-    for record in stream:
+    grouper = Grouper(load_catalogue())  # the catalogue is read here, on first use, not at import
+    for record in records(lines, counter):
         grouper.add(record)
     return grouper.result(counter.lines)
 
@@ -110,6 +104,3 @@ def _guarded(blocks: Iterator[list[str]], source: str) -> Iterator[list[str]]:
         yield from blocks
     except OSError as exc:
         raise describe_os_error(exc, source) from None
-
-
-_ = explain_records  # the record-level entry point, kept importable for callers that parse themselves

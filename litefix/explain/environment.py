@@ -376,11 +376,12 @@ ENVIRONMENT: tuple[Signature, ...] = (
         "not corruption: the SQLite compiled into the binary is older than the one the app uses, and the schema "
         "uses something newer (STRICT tables, generated columns, new functions in a CHECK/default/index).",
         versions=(ANY,),
-        cause="An old Litestream (its embedded SQLite) against a schema from a newer SQLite; rarely a damaged page 1.",
+        cause="An old Litestream (its embedded SQLite) against a schema from a newer SQLite: issue #274 is a "
+        "trigger with an UPSERT that the user's sqlite3 3.36 read fine; rarely a damaged page 1.",
         fix="Upgrade Litestream to a release with a newer SQLite. If `sqlite3 DB 'PRAGMA integrity_check'` with a "
         "current sqlite3 also fails, treat it as corruption: `litefix diagnose DB --integrity full`.",
         command="litefix diagnose DB --integrity full",
-        upstream=GH + "issues/582",
+        upstream=GH + "issues/274",
     ),
     Signature(
         id="not-a-database",

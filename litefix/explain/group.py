@@ -12,7 +12,6 @@ the explanation, and other candidates that still fit are listed as ranked altern
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from litefix.explain.catalogue import Catalogue, Hit
@@ -179,17 +178,21 @@ class _Acc:
 
     def add(self, record: LogRecord, db: str | None, detail: str = "") -> None:
         self.count += 1
-        if record.time:
-            self.first_time = self.first_time or record.time
-            self.last_time = record.time
-        if db and len(self.dbs) < MAX_DBS:
-            self.dbs.setdefault(db, None)
+        time = record.time
+        if time:
+            if self.first_time is None:
+                self.first_time = time
+            self.last_time = time
+        if db and db not in self.dbs and len(self.dbs) < MAX_DBS:
+            self.dbs[db] = None
         if detail and len(self.details) < MAX_DBS:
             self.details.setdefault(detail, None)
-        for name in ("consecutive_errors", "previous_errors"):
-            value = record.fields.get(name, "")
-            if value.isdigit():
-                self.max_consecutive = max(self.max_consecutive or 0, int(value))
+        fields = record.fields
+        if "consecutive_errors" in fields or "previous_errors" in fields:
+            for name in ("consecutive_errors", "previous_errors"):
+                value = fields.get(name, "")
+                if value.isdigit():
+                    self.max_consecutive = max(self.max_consecutive or 0, int(value))
 
     def group(self, signature: Signature | None, key: str, **extra: object) -> Group:
         return Group(
@@ -456,10 +459,3 @@ def _merge(
         level=first.classified.level if first.classified else None,
         fixed=fixed,
     )
-
-
-def explain_records(lines: int, records: Iterable[LogRecord], catalogue: Catalogue) -> Explanation:
-    grouper = Grouper(catalogue)
-    for record in records:
-        grouper.add(record)
-    return grouper.result(lines)

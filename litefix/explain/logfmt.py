@@ -328,10 +328,11 @@ def records(lines: Iterable[str], counter: Counter | None = None) -> Iterator[Lo
     """
     count = counter or Counter()
     pending: LogRecord | None = None
+    number = 0
     for number, raw in enumerate(lines, start=1):
         if not raw or raw.isspace():
+            count.lines -= 1  # counted below as number - blank lines, without a per-line attribute write
             continue
-        count.lines += 1
         if pending is not None:
             if (
                 ("status code: " in raw or "For verbose" in raw or "caused by: " in raw or "upload id: " in raw)
@@ -351,6 +352,7 @@ def records(lines: Iterable[str], counter: Counter | None = None) -> Iterator[Lo
         if pending is not None:
             yield pending
         pending = record
+    count.lines += number
     if pending is not None:
         yield pending
 
