@@ -139,7 +139,7 @@ def diagnose(
             max_lag=max_lag,
             max_age=max_age,
         )
-        with _progress_on_terminal(json_out or output is not OutputFormat.text):
+        with _progress_on_terminal(json_out or output in (OutputFormat.json, OutputFormat.nagios)):
             diagnosis = run(db, options)
     if output is OutputFormat.nagios:
         from litefix.render.nagios import nagios_diagnosis
