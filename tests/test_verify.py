@@ -91,6 +91,8 @@ def test_litestream_stopped_is_refused_before_anything_is_written(live: tuple[De
     with sqlite3.connect(f"file:{dep.db()}?mode=ro", uri=True) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_schema")}
     assert "_litefix_verify" not in tables
+    last = load_last_verify(str(dep.db()))  # recorded for the metrics: the round trip was not proven
+    assert last is not None and not last.ok and last.code == "verify-not-replicated"
 
 
 def test_a_litestream_that_holds_the_file_but_does_not_sync_times_out_as_not_syncing(
