@@ -183,7 +183,7 @@ def test_a_replica_whose_files_lost_their_pages_is_arrived_but_unreadable(tmp_pa
         assert run_verify(dep, "--timeout", "30").code == 0
         for _attempt in range(3):  # a compaction finishing meanwhile rewrites the pages intact: damage again
             damage_replica(dep)
-            result = run_verify(dep, "--json", "--timeout", "3")
+            result = run_verify(dep, "--json", "--timeout", "8")  # time for a new file to arrive, under load
             if result.code != 0:
                 break
     finally:
