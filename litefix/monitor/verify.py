@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Options
@@ -235,7 +236,8 @@ def write_sentinel(db: str, wanted: VerifyOptions) -> tuple[str, float]:
     """
     token = secrets.token_hex(16)
     table = wanted.table
-    con = sqlite3.connect(db, timeout=wanted.busy_timeout, isolation_level=None)
+    # mode=rw: never create a database that is not there (a plain connect would make an empty one).
+    con = sqlite3.connect(f"file:{quote(db)}?mode=rw", uri=True, timeout=wanted.busy_timeout, isolation_level=None)
     try:
         con.execute("PRAGMA wal_autocheckpoint=0")
         con.execute("BEGIN IMMEDIATE")
