@@ -229,7 +229,7 @@ def test_a_write_reaches_an_s3_replica_proven_by_restore(tmp_path: Path, version
     rep = dep.replicate(config)
     try:
         rep.wait_for_log("snapshot written" if version.startswith("0.3") else "snapshot complete", 30)
-        result = run_verify(dep, "--json", "--timeout", "40")
+        result = run_verify(dep, "--json", "--timeout", "90")  # each poll and proof is a binary run: slow under load
     finally:
         dep.stop_all()
     assert result.code == 0, result.out + result.err
