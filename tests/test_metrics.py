@@ -149,6 +149,32 @@ def test_the_exposition_passes_promtool_and_names_every_database(tmp_path: Path,
     assert any(k.startswith("litefix_litestream_info{") and f'version="{version}"' in k for k in got)
 
 
+@pytest.mark.litestream
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_database_replaced_under_litestream_shows_as_a_replaced_inode_and_an_error(
+    tmp_path: Path, version: str
+) -> None:
+    """The incident, as a scrape sees it: what `LitestreamHoldsReplacedFile` and `LitefixErrorFinding` fire on."""
+    dep = Deployment(tmp_path, version, ("app.db",))
+    migrate(dep.db(), 5)
+    start_replicating(dep)
+    try:
+        new = tmp_path / "new.db"
+        migrate(new, 2)
+        os.rename(new, dep.db())
+        result = litefix("metrics", "--config", tmp_path / "litestream.yml", env=env_for(version))
+    finally:
+        dep.stop_all()
+    assert result.code == 0, result.err
+    got = samples(result.out)
+    db = dep.db()
+    assert got[f'litefix_litestream_running{{db="{db}"}}'] == 1
+    assert got[f'litefix_litestream_holds_current_inode{{db="{db}"}}'] == 0
+    assert got[f'litefix_database_inode{{db="{db}"}}'] == os.stat(db).st_ino
+    assert got[f'litefix_findings{{code="litestream-replaced",db="{db}",severity="error"}}'] == 1
+    assert got[f'litefix_findings_by_severity{{db="{db}",severity="error"}}'] >= 1
+
+
 @pytest.fixture
 def metrics_server(tmp_path: Path) -> Iterator[tuple[Deployment, str]]:
     """A replicated database and `litefix metrics --listen` serving it (short cache)."""
