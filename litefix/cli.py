@@ -115,6 +115,10 @@ def diagnose(
     verify_restore: VerifyOpt = False,
     max_lag: Annotated[float, typer.Option("--max-lag", help="Seconds of replica lag before a warning.")] = 60.0,
     max_age: Annotated[float, typer.Option("--max-age", help="Seconds since the newest replica object.")] = 86400.0,
+    critical_lag: Annotated[
+        float | None,
+        typer.Option("--critical-lag", help="--format nagios: replica lag in seconds that is CRITICAL."),
+    ] = None,
     output: FormatOpt = None,
 ) -> None:
     """Read the real state of a database and its replica and say what is wrong, without changing a byte.
@@ -144,7 +148,7 @@ def diagnose(
     if output is OutputFormat.nagios:
         from litefix.render.nagios import nagios_diagnosis
 
-        _exit_nagios(nagios_diagnosis(diagnosis, max_lag))
+        _exit_nagios(nagios_diagnosis(diagnosis, max_lag, critical_lag))
     json_out = json_out or output is OutputFormat.json
     typer.echo(to_json(diagnosis.to_json()) if json_out else diagnosis_text(diagnosis, verbose))
     failing = diagnosis.at_or_above(Severity(fail_on.value))

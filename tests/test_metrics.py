@@ -51,6 +51,44 @@ def test_the_shipped_alert_rules_pass_promtool() -> None:
     assert test.returncode == 0, test.stdout + test.stderr
 
 
+def test_a_failed_verify_is_a_series_naming_its_code_and_the_exposition_is_valid() -> None:
+    from litefix.monitor.metrics import Collection, DatabaseSample, ReplicaSample
+    from litefix.monitor.state import LastVerify
+    from litefix.render.metrics import exposition, registry_for
+
+    replica = ReplicaSample("file:///r/app.db", True, "0.5", "TXID 0000000000000007", 12.5, 3, None, 1.7e9)
+    db = DatabaseSample(
+        "/data/app.db",
+        True,
+        (("litestream-not-running", "warning"),),
+        4152,
+        42,
+        False,
+        None,
+        8272,
+        (replica,),
+        LastVerify(1.7e9, False, None, "verify-not-syncing", None),
+        0.1,
+    )
+    text = exposition(registry_for(lambda: Collection("/etc/l.yml", "0.1.0", "0.5.17", "/bin/l", (db,), 1.7e9, 0.2)))
+    got = samples(text.decode())
+    assert got['litefix_verify_last_failure{code="verify-not-syncing",db="/data/app.db"}'] == 1
+    assert got['litefix_verify_last_success{db="/data/app.db"}'] == 0
+    assert 'litefix_verify_last_latency_seconds{db="/data/app.db"}' not in got
+    assert got['litefix_findings{code="litestream-not-running",db="/data/app.db",severity="warning"}'] == 1
+    assert got['litefix_replica_lag_transactions{db="/data/app.db",replica="file:///r/app.db"}'] == 3
+    assert 'litefix_litestream_holds_current_inode{db="/data/app.db"}' not in got  # none holds it
+    check = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_listen_needs_host_and_port(tmp_path: Path) -> None:
+    config = tmp_path / "litestream.yml"
+    config.write_text(f"dbs:\n  - path: {tmp_path / 'app.db'}\n    replica: {{type: file, path: {tmp_path / 'r'}}}\n")
+    result = litefix("metrics", "--config", config, "--listen", "9436")
+    assert result.code == 2 and "is not HOST:PORT" in result.err and "Traceback" not in result.err
+
+
 def test_a_textfile_reader_never_sees_half_a_file(tmp_path: Path) -> None:
     """node_exporter reads *.prom whenever it is scraped: it must see the old file or the new one."""
     target = tmp_path / "litefix.prom"
@@ -109,6 +147,32 @@ def test_the_exposition_passes_promtool_and_names_every_database(tmp_path: Path,
     assert got[f'litefix_verify_last_success{{db="{dep.db("a.db")}"}}'] == 1
     assert f'litefix_verify_last_success{{db="{dep.db("b.db")}"}}' not in got  # never verified: no series
     assert any(k.startswith("litefix_litestream_info{") and f'version="{version}"' in k for k in got)
+
+
+@pytest.mark.litestream
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_database_replaced_under_litestream_shows_as_a_replaced_inode_and_an_error(
+    tmp_path: Path, version: str
+) -> None:
+    """The incident, as a scrape sees it: what `LitestreamHoldsReplacedFile` and `LitefixErrorFinding` fire on."""
+    dep = Deployment(tmp_path, version, ("app.db",))
+    migrate(dep.db(), 5)
+    start_replicating(dep)
+    try:
+        new = tmp_path / "new.db"
+        migrate(new, 2)
+        os.rename(new, dep.db())
+        result = litefix("metrics", "--config", tmp_path / "litestream.yml", env=env_for(version))
+    finally:
+        dep.stop_all()
+    assert result.code == 0, result.err
+    got = samples(result.out)
+    db = dep.db()
+    assert got[f'litefix_litestream_running{{db="{db}"}}'] == 1
+    assert got[f'litefix_litestream_holds_current_inode{{db="{db}"}}'] == 0
+    assert got[f'litefix_database_inode{{db="{db}"}}'] == os.stat(db).st_ino
+    assert got[f'litefix_findings{{code="litestream-replaced",db="{db}",severity="error"}}'] == 1
+    assert got[f'litefix_findings_by_severity{{db="{db}",severity="error"}}'] >= 1
 
 
 @pytest.fixture

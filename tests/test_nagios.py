@@ -115,3 +115,12 @@ def test_perf_data_and_status_text_never_carry_a_pipe() -> None:
     assert str(Perf("my db", 3)) == "'my db'=3"
     text = status_line(0, "a|b", [Perf("x", 1)], ["c|d"])
     assert text == "LITEFIX OK - a/b|x=1\nc/d"
+
+
+def test_a_replica_further_behind_than_critical_lag_is_critical_with_both_thresholds() -> None:
+    behind = Finding("replica-behind", Severity.WARNING, "behind", {"lag_seconds": 400.0})
+    diagnosis = Diagnosis("/d/app.db", (behind,), (InspectorRun("replica", RunStatus.OK),))
+    text, code = nagios_diagnosis(diagnosis, 60, critical_lag=300)
+    assert code == 2 and text.startswith("LITEFIX CRITICAL - /d/app.db: the replica is 400s behind")
+    assert "lag_seconds=400s;60;300;0" in text.splitlines()[0]
+    assert nagios_diagnosis(diagnosis, 60)[1] == 1  # without --critical-lag: the finding's own severity

@@ -16,13 +16,17 @@ under Litestream would take the row with it).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Options
@@ -40,15 +44,16 @@ from litefix.replicas.reader import (
     read_replica,
     replica_position_03,
     replica_targets,
-    restored,
 )
-from litefix.system.litestream import Binary
+from litefix.system.litestream import Binary, Invocation
 
 DEFAULT_TABLE = "_litefix_verify"
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Fast polls first (a healthy Litestream syncs within a second), then slower ones: the latency is
 # measured to within one interval, and a long wait does not hammer the replica.
 FAST_POLL, SLOW_POLL, FAST_FOR = 0.05, 0.25, 3.0
+# A restore started near the end of --timeout still gets this long: a restore killed halfway proves nothing.
+MIN_RESTORE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ def verify(
     started = time.monotonic()
     ctx = Context(db, options)
     result = _verify(ctx, wanted, started, log)
-    if result.token is not None or result.status == "failed":
+    if ctx.db_state.kind == "file":  # a refusal is recorded too: the round trip was not proven
         save_last_verify(
             ctx.db,
             LastVerify(
@@ -231,7 +236,8 @@ def write_sentinel(db: str, wanted: VerifyOptions) -> tuple[str, float]:
     """
     token = secrets.token_hex(16)
     table = wanted.table
-    con = sqlite3.connect(db, timeout=wanted.busy_timeout, isolation_level=None)
+    # mode=rw: never create a database that is not there (a plain connect would make an empty one).
+    con = sqlite3.connect(f"file:{quote(db)}?mode=rw", uri=True, timeout=wanted.busy_timeout, isolation_level=None)
     try:
         con.execute("PRAGMA wal_autocheckpoint=0")
         con.execute("BEGIN IMMEDIATE")
@@ -283,10 +289,11 @@ class _Waiter:
     read_error: str | None = None  # the last listing failed with this
     unreadable: str | None = None  # the last proof attempt failed with this
     tried: set[str] = field(default_factory=set)
+    deadline: float = 0.0
 
     def wait(self, committed: float) -> float | None:
         """The monotonic time the row was found, or None at the timeout."""
-        deadline = committed + self.wanted.timeout
+        deadline = self.deadline = committed + self.wanted.timeout
         while True:
             self.polls += 1
             view = read_replica(self.target, self.ctx.binary, self.config_path, self.ctx.db)
@@ -333,14 +340,19 @@ class _Waiter:
             lookup.close()
 
     def _restore_and_look(self) -> bool:
+        """A real `litestream restore` into a private directory, bounded by what is left of --timeout."""
         binary: Binary | None = self.ctx.binary
         if binary is None:
             raise OSError("proving by restore needs the litestream binary, and none was found")
         source = ["-config", self.config_path, self.ctx.db] if self.config_path else [self.target.location]
-        with restored(binary, source) as (path, text):
-            if path is None:
-                raise OSError(f"litestream restore failed: {text.strip()[:300]}")
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        workdir = tempfile.mkdtemp(prefix="litefix-verify-")
+        try:
+            out = os.path.join(workdir, "restored.db")
+            left = max(MIN_RESTORE_SECONDS, self.deadline - time.monotonic())
+            run = Invocation(binary).run(["restore", "-o", out, *source], timeout=left)
+            if run.code or not os.path.exists(out):
+                raise OSError(f"litestream restore failed: {run.text.strip()[:300]}")
+            con = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
             try:
                 row = con.execute(f'SELECT 1 FROM "{self.wanted.table}" WHERE token = ?', (self.token,)).fetchone()
             except sqlite3.Error as exc:
@@ -350,6 +362,8 @@ class _Waiter:
             finally:
                 con.close()
             return row is not None
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _caught_up(view: ReplicaView | None, local: LocalPosition) -> bool:

@@ -94,6 +94,9 @@ def metric_families(c: Collection) -> list[Metric]:
         "litefix_verify_last_latency_seconds", "Replication latency measured by the last successful verify.", db
     )
     v_time = _gauge("litefix_verify_last_timestamp_seconds", "When the last `litefix verify` wrote its row.", db)
+    v_failure = _gauge(
+        "litefix_verify_last_failure", "1 for the finding code of the last verify when it failed.", [*db, "code"]
+    )
     for d in c.databases:
         name = [d.db]
         inspected.add_metric(name, 1 if d.inspected else 0)
@@ -130,6 +133,8 @@ def metric_families(c: Collection) -> list[Metric]:
             v_time.add_metric(name, last.time)
             if last.latency is not None:
                 v_latency.add_metric(name, last.latency)
+            if not last.ok and last.code:
+                v_failure.add_metric([d.db, last.code], 1)
     return [
         info,
         litestream,
@@ -152,4 +157,5 @@ def metric_families(c: Collection) -> list[Metric]:
         v_ok,
         v_latency,
         v_time,
+        v_failure,
     ]

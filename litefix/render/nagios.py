@@ -105,11 +105,11 @@ def _wal_bytes(diagnosis: Diagnosis) -> int | None:
     return None
 
 
-def _db_perf(diagnosis: Diagnosis, max_lag: float, prefix: str = "") -> list[Perf]:
+def _db_perf(diagnosis: Diagnosis, max_lag: float, prefix: str = "", critical_lag: float | None = None) -> list[Perf]:
     perf = []
     lag = _lag_seconds(diagnosis)
     if lag is not None:
-        perf.append(Perf(f"{prefix}lag_seconds", round(lag, 3), "s", max_lag, None, 0))
+        perf.append(Perf(f"{prefix}lag_seconds", round(lag, 3), "s", max_lag, critical_lag, 0))
     wal = _wal_bytes(diagnosis)
     if wal is not None:
         perf.append(Perf(f"{prefix}wal_bytes", wal, "B", None, None, 0))
@@ -119,22 +119,29 @@ def _db_perf(diagnosis: Diagnosis, max_lag: float, prefix: str = "") -> list[Per
     return perf
 
 
-def nagios_diagnosis(diagnosis: Diagnosis, max_lag: float) -> tuple[str, int]:
+def nagios_diagnosis(diagnosis: Diagnosis, max_lag: float, critical_lag: float | None = None) -> tuple[str, int]:
+    """`critical_lag`: replica lag (seconds) above which the state is CRITICAL whatever the findings say
+    (litefix's own `replica-behind` is a warning at `--max-lag`)."""
     state = _state_of(diagnosis.findings, diagnosis.inspected)
+    lag = _lag_seconds(diagnosis)
+    lagging = critical_lag is not None and lag is not None and lag > critical_lag
+    if lagging:
+        state = CRITICAL
     failed = [r for r in diagnosis.inspectors if r.status is RunStatus.FAILED]
     shown = [f for f in diagnosis.findings if f.severity.rank >= Severity.WARNING.rank]
-    if shown:
+    if lagging:
+        summary = f"{diagnosis.db}: the replica is {lag:.0f}s behind (critical above {critical_lag:g}s)"
+    elif shown:
         summary = f"{diagnosis.db}: " + "; ".join(f"{f.code}: {f.message}" for f in shown[:2])
         if len(shown) > 2:
             summary += f" (+{len(shown) - 2} more)"
     elif failed:
         summary = f"{diagnosis.db}: could not inspect: {failed[0].name}: {failed[0].reason}"
     else:
-        lag = _lag_seconds(diagnosis)
         summary = f"{diagnosis.db} healthy" + (f", replica lag {lag:.1f}s" if lag is not None else "")
     details = [_finding_line(f) for f in diagnosis.findings]
     details += [f"could not inspect: {r.name}: {r.reason}" for r in failed]
-    return status_line(state, summary, _db_perf(diagnosis, max_lag), details), state
+    return status_line(state, summary, _db_perf(diagnosis, max_lag, critical_lag=critical_lag), details), state
 
 
 def nagios_check(report: CheckReport, max_lag: float = 60.0) -> tuple[str, int]:
