@@ -112,6 +112,17 @@ class ReplicaView:
         if self.storage is not None:
             self.storage.fetch(generation_keys(self.storage, generation, snapshot=snapshot))
 
+    @property
+    def remote(self) -> bool:
+        """Read natively from an object store, where every object read is a request."""
+        return self.storage is not None and not isinstance(self.storage, FileStorage)
+
+    def fetch_wal_end(self, generation: Generation) -> None:
+        """The last WAL segment: where the generation's WAL ends (the listing gives only where it starts)."""
+        if self.storage is not None and generation.wal_segments:
+            last = Generation(generation.name, generation.path, (), generation.wal_segments[-1:])
+            self.storage.fetch(generation_keys(self.storage, last, snapshot=False))
+
     def close(self) -> None:
         if self.storage is not None:
             self.storage.close()
