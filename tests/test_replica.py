@@ -313,9 +313,16 @@ def test_s3_replica_is_read_natively_compared_without_a_restore_and_restored(
     assert not codes(result) - {"litestream-not-running"}, result.out
     assert "objects from s3://" not in result.err  # no progress on a pipe, nor with --json
     on_terminal = _stderr_on_a_terminal(
-        "diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--compare", env=_diagnose_env(version)
+        "diagnose",
+        dep.db(),
+        "--config",
+        tmp_path / "litestream.yml",
+        "--compare",
+        "--verify-restore",
+        env=_diagnose_env(version),
     )
     assert f"objects from {replica['location']}" in on_terminal, on_terminal[-2000:]
+    assert "litestream restore" in on_terminal, on_terminal[-2000:]
 
 
 def _diagnose_env(version: str) -> dict[str, str]:

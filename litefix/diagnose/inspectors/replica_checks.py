@@ -521,7 +521,8 @@ def _verify_restore(
         return
     source = _source(ctx, target)
     problem: str | None
-    with restored(binary, source) as (path, text):
+    expected = view.holdings().get("database_bytes")
+    with restored(binary, source, expected_bytes=expected if isinstance(expected, int) else None) as (path, text):
         if path is None:
             problem = f"restore failed: {text}"
         else:
