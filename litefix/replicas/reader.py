@@ -176,6 +176,8 @@ class ReplicaView:
             out["error"] = self.error
         if self.reason:
             out["reason"] = self.reason
+        if (credentials := getattr(self.storage, "credentials", "")) != "":
+            out["credentials"] = credentials
         if self.ltx:
             out["ltx_files"] = len(self.ltx)
             out["max_txid"] = f"{self.max_txid or 0:016x}"

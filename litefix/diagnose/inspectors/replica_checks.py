@@ -74,6 +74,8 @@ def _unreachable(view: ReplicaView, error: str, reason: str | None, detail: str,
     loc = view.target.location
     evidence: dict[str, JSON] = {"replica": loc, "read_by": view.read_by, "reason": reason or "litestream"}
     evidence["stderr" if not view.native else "client_error"] = (detail or error)[-2000:]
+    if credentials := getattr(view.storage, "credentials", ""):
+        evidence["credentials"] = credentials  # where they came from, never their values
     report.findings.append(
         CODES["replica-unreachable"].finding(f"cannot read the replica {loc}: {error.splitlines()[0][:300]}", evidence)
     )
