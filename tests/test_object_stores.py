@@ -167,3 +167,32 @@ def test_the_pypi_gcp_storage_emulator_cannot_serve_litefix_listing(tmp_path: Pa
         proc.terminate()
         proc.wait(10)
     assert found and "501 Not Implemented" in found[0]["message"], result.out
+
+
+@pytest.mark.parametrize(
+    ("case", "reason", "said"),
+    [("wrong-key", "access-denied", "AuthorizationFailure"), ("no-container", "no-such-bucket", "ContainerNotFound")],
+)
+def test_azure_errors_name_their_cause(case: str, reason: str, said: str, tmp_path: Path, azurite: Azurite) -> None:
+    container = f"c{abs(hash(str(tmp_path))) % 10**9}"
+    azurite.create_container(container)
+    key = "AAAA" + KEY[4:] if case == "wrong-key" else KEY
+    bucket = "missing-container" if case == "no-container" else container
+    db = tmp_path / DB
+    migrate(db, 2)
+    (tmp_path / "litestream.yml").write_text(
+        f"dbs:\n  - path: {db}\n"
+        + _replica_block(
+            "0.5.17",
+            {
+                "type": "abs",
+                "account-name": ACCOUNT,
+                "account-key": key,
+                "bucket": bucket,
+                "endpoint": azurite.endpoint,
+            },
+        )
+    )
+    result = litefix("diagnose", db, "--config", tmp_path / "litestream.yml", "--json", timeout=120)
+    [found] = [f for f in result.json()["findings"] if f["code"] == "replica-unreachable"]
+    assert found["evidence"]["reason"] == reason and said in found["message"], found

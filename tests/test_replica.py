@@ -313,9 +313,16 @@ def test_s3_replica_is_read_natively_compared_without_a_restore_and_restored(
     assert not codes(result) - {"litestream-not-running"}, result.out
     assert "objects from s3://" not in result.err  # no progress on a pipe, nor with --json
     on_terminal = _stderr_on_a_terminal(
-        "diagnose", dep.db(), "--config", tmp_path / "litestream.yml", "--compare", env=_diagnose_env(version)
+        "diagnose",
+        dep.db(),
+        "--config",
+        tmp_path / "litestream.yml",
+        "--compare",
+        "--verify-restore",
+        env=_diagnose_env(version),
     )
     assert f"objects from {replica['location']}" in on_terminal, on_terminal[-2000:]
+    assert "litestream restore" in on_terminal, on_terminal[-2000:]
 
 
 def _diagnose_env(version: str) -> dict[str, str]:
@@ -495,3 +502,32 @@ def test_a_deleted_object_on_s3_is_a_gap_as_on_a_file_replica(version: str, tmp_
     for key in doomed if version.startswith("0.5") else doomed[-1:]:
         client.delete_object(Bucket=bucket, Key=key)
     assert "replica-gap" in codes(diagnose(dep))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_s3_replica_written_by_another_database_is_diverged(version: str, tmp_path: Path, s3: S3Server) -> None:
+    """Two databases, two prefixes; then the other's objects are copied over ours (a shared or reused path)."""
+    import boto3
+
+    bucket = f"div-{version.replace('.', '-')}-{os.getpid()}"
+    s3.create_bucket(bucket)
+    deps = {}
+    for name, rows in (("ours", 30), ("other", 3)):
+        root = tmp_path / name
+        root.mkdir()
+        dep = Deployment(root, version, (DB,))
+        (root / "litestream.yml").write_text(
+            s3_config(version, dep.db(), s3.endpoint, bucket).replace(f"path: {DB}", f"path: {name}")
+        )
+        migrate(dep.db(), rows)
+        rep = dep.replicate(config=root / "litestream.yml")
+        rep.wait_for_log(r"snapshot written|snapshot complete", 30)
+        time.sleep(0.6)
+        rep.stop()
+        deps[name] = dep
+    client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1")
+    for key in s3.keys(bucket, "ours/"):
+        client.delete_object(Bucket=bucket, Key=key)
+    for key in s3.keys(bucket, "other/"):
+        client.copy_object(Bucket=bucket, Key="ours/" + key.removeprefix("other/"), CopySource=f"{bucket}/{key}")
+    assert {"replica-diverged", "replica-ahead"} & codes(diagnose(deps["ours"], "--compare"))

@@ -112,8 +112,10 @@ def _diagnose(tmp_path: Path, endpoint: str, bucket: str, key: tuple[str, str] |
 
 
 def test_an_unknown_access_key_is_access_denied(authed: AuthServer, tmp_path: Path) -> None:
-    found = _diagnose(tmp_path, authed.server.endpoint, authed.bucket, ("AKIAUNKNOWN0000", "wrong"))
+    found = _diagnose(tmp_path, authed.server.endpoint, authed.bucket, ("AKIAUNKNOWN0000", "s3cr3t-never-shown"))
     assert found["evidence"]["reason"] == "access-denied"
+    assert found["evidence"]["credentials"] == "the replica's access-key-id"
+    assert "s3cr3t-never-shown" not in str(found)
     assert "InvalidAccessKeyId" in found["message"]
 
 
@@ -132,6 +134,7 @@ def test_a_bucket_that_does_not_exist_is_named(authed: AuthServer, tmp_path: Pat
 def test_no_credentials_anywhere_is_no_credentials(authed: AuthServer, tmp_path: Path) -> None:
     found = _diagnose(tmp_path, authed.server.endpoint, authed.bucket, None)
     assert found["evidence"]["reason"] == "no-credentials", found
+    assert found["evidence"]["credentials"] == "the default AWS chain"
     assert found["elapsed"] < 30
 
 

@@ -35,7 +35,9 @@ class RichReporter:
                 transient=True,
             )
             self._progress.start()
-        return _RichTask(self._progress, self._progress.add_task(what, total=total))
+        task = _RichTask(self._progress, self._progress.add_task(what, total=total))
+        self._progress.refresh()  # drawn at once: a short task is still seen, not only the next tick
+        return task
 
     def close(self) -> None:
         if self._progress is not None:

@@ -96,7 +96,7 @@ def _s3(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
 
     make: Any = S3Store  # the TypedDict configs are built from the replica's settings at run time
 
-    key, secret, token, _source = s3_credentials(replica, env)
+    key, secret, token, source = s3_credentials(replica, env)
     region = replica.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     config: dict[str, Any] = {"region": region}
     if key:
@@ -121,7 +121,7 @@ def _s3(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
         client_options=_client_options(endpoint or "https://", replica.skip_verify),
         retry_config=_retry(),
     )
-    return ObjectStorage(store, replica.location, "s3", endpoint or f"AWS S3 ({region})", replica.bucket)
+    return ObjectStorage(store, replica.location, "s3", endpoint or f"AWS S3 ({region})", replica.bucket, source)
 
 
 def _gcs(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
@@ -137,6 +137,13 @@ def _gcs(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
         config.update(base_url=endpoint.rstrip("/"), skip_signature=True)
     elif env.get("GOOGLE_APPLICATION_CREDENTIALS"):
         config["application_credentials"] = env["GOOGLE_APPLICATION_CREDENTIALS"]
+    source = (
+        "none (STORAGE_EMULATOR_HOST)"
+        if emulator
+        else "GOOGLE_APPLICATION_CREDENTIALS"
+        if "application_credentials" in config
+        else "the default Google chain"
+    )
     store = make(
         replica.bucket,
         prefix=_prefix(replica),
@@ -144,7 +151,9 @@ def _gcs(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
         client_options=_client_options(endpoint or "https://", replica.skip_verify),
         retry_config=_retry(),
     )
-    return ObjectStorage(store, replica.location, replica.type, endpoint or "Google Cloud Storage", replica.bucket)
+    return ObjectStorage(
+        store, replica.location, replica.type, endpoint or "Google Cloud Storage", replica.bucket, source
+    )
 
 
 def _azure(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
@@ -157,10 +166,13 @@ def _azure(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
     config: dict[str, Any] = {}
     if account:
         config["account_name"] = account
+    source = "the default Azure chain"
     if key:
         config["account_key"] = key
+        source = "the replica's account-key" if replica.account_key else "the account key in the environment"
     elif env.get("AZURE_STORAGE_SAS_TOKEN"):
         config["sas_key"] = env["AZURE_STORAGE_SAS_TOKEN"]
+        source = "AZURE_STORAGE_SAS_TOKEN"
     endpoint = replica.endpoint
     if endpoint:
         # Litestream's endpoint is the service URL; Azurite's carries the account in its path.
@@ -173,4 +185,4 @@ def _azure(replica: ReplicaConfig, env: Mapping[str, str]) -> ObjectStorage:
         retry_config=_retry(),
     )
     where = endpoint or (f"https://{account}.blob.core.windows.net" if account else "Azure Blob Storage")
-    return ObjectStorage(store, replica.location, "abs", where, replica.bucket)
+    return ObjectStorage(store, replica.location, "abs", where, replica.bucket, source)

@@ -14,8 +14,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from litefix.model import JSON
 from litefix.replicas.backends import open_storage
 from litefix.replicas.layout import generation_keys, list_generations, list_ltx, list_objects, ltx_keys
 from litefix.replicas.pages import PageError, plan_ltx_restore
+from litefix.replicas.progress import reporting
 from litefix.replicas.storage import FileStorage, Storage, StorageError
 from litefix.system.litestream import Binary, Invocation
 from litefix.system.schema import SchemaError, check_integrity
@@ -112,6 +114,17 @@ class ReplicaView:
         if self.storage is not None:
             self.storage.fetch(generation_keys(self.storage, generation, snapshot=snapshot))
 
+    @property
+    def remote(self) -> bool:
+        """Read natively from an object store, where every object read is a request."""
+        return self.storage is not None and not isinstance(self.storage, FileStorage)
+
+    def fetch_wal_end(self, generation: Generation) -> None:
+        """The last WAL segment: where the generation's WAL ends (the listing gives only where it starts)."""
+        if self.storage is not None and generation.wal_segments:
+            last = Generation(generation.name, generation.path, (), generation.wal_segments[-1:])
+            self.storage.fetch(generation_keys(self.storage, last, snapshot=False))
+
     def close(self) -> None:
         if self.storage is not None:
             self.storage.close()
@@ -163,6 +176,8 @@ class ReplicaView:
             out["error"] = self.error
         if self.reason:
             out["reason"] = self.reason
+        if (credentials := getattr(self.storage, "credentials", "")) != "":
+            out["credentials"] = credentials
         if self.ltx:
             out["ltx_files"] = len(self.ltx)
             out["max_txid"] = f"{self.max_txid or 0:016x}"
@@ -472,15 +487,49 @@ class RestoreCheck:
 
 
 @contextmanager
-def restored(binary: Binary, source: list[str], extra: tuple[str, ...] = ()) -> Iterator[tuple[str | None, str]]:
-    """Restore into a private temporary directory; yield (path or None, litestream's output). Always cleaned."""
+def restored(
+    binary: Binary, source: list[str], extra: tuple[str, ...] = (), expected_bytes: int | None = None
+) -> Iterator[tuple[str | None, str]]:
+    """Restore into a private temporary directory; yield (path or None, litestream's output). Always cleaned.
+
+    On a terminal the restore's progress is the growth of what it writes there, against
+    `expected_bytes` (the replica's database size, when its listing knows it)."""
     workdir = tempfile.mkdtemp(prefix="litefix-restore-")
     out = os.path.join(workdir, "restored.db")
     try:
-        result = Invocation(binary).run(["restore", *extra, "-o", out, *source], timeout=1800)
+        with reporting("litestream restore", expected_bytes) as advance, _watch_growth(workdir, advance):
+            result = Invocation(binary).run(["restore", *extra, "-o", out, *source], timeout=1800)
         yield (out if result.code == 0 and os.path.exists(out) else None), result.text
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def _watch_growth(directory: str, advance: Callable[[int], None], every: float = 0.25) -> Iterator[None]:
+    """Report the bytes written under `directory`, polled by a thread until the block ends."""
+    done = threading.Event()
+
+    def total() -> int:
+        try:
+            return sum(e.stat().st_size for e in os.scandir(directory) if e.is_file())
+        except OSError:  # a file renamed or removed between the listing and the stat
+            return 0
+
+    def poll() -> None:
+        seen = 0
+        while not done.wait(every):
+            now_bytes = total()
+            if now_bytes > seen:
+                advance(now_bytes - seen)
+                seen = now_bytes
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(2)
 
 
 def check_restore(binary: Binary, source: list[str], point: RestorePoint | None, mode: str = "quick") -> RestoreCheck:

@@ -134,6 +134,7 @@ class ObjectStorage:
     kind: str
     endpoint: str = ""
     bucket: str = ""
+    credentials: str = ""  # where they came from (never the values), for the facts
     # Named now (object paths are derived from it while listing), made on the first fetch: a listing
     # alone leaves nothing behind, even if the caller never closes.
     scratch: str = field(
