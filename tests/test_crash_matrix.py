@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,11 @@ def test_kill_anywhere_then_rollback_gives_back_every_original_byte(
     strategy: str, version: str, point: str, sites: dict[str, Path], tmp_path: Path
 ) -> None:
     site, before = _crashed(sites, tmp_path, strategy, version, point)
+    if point.startswith("litestream-"):  # the kernel's parent-death signal, before any rollback looks
+        deadline = time.monotonic() + 10
+        while _children_of(site) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _children_of(site), "init's Litestream outlived the litefix that started it"
     told = site.litefix("diagnose", site.db, "--json").json()
     unfinished = [f for f in told["findings"] if f["code"] == "repair-unfinished"]
     assert unfinished and "--rollback" in unfinished[0]["hint"]

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +141,39 @@ def test_zero_bytes_free_is_exit_5_with_a_sentence_about_space_for_every_strateg
         rolled = litefix("repair", db, "--config", config, "--rollback", env=env)
         assert rolled.code in (0, 1), rolled.out + rolled.err
         assert (sha256_file(db) if db.exists() else None) == before
+
+
+def test_a_restore_without_room_for_the_restored_file_is_refused_with_the_numbers(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """0.3.13 used to blame the replica ("no position restores to a sound database … context canceled")."""
+    made = tmp_path / "made" / "production_cable.sqlite3"
+    made.parent.mkdir()
+    migrate(made, 5000)  # about 600 KB
+    replica = tmp_path / "replica"
+    db = small_disk / made.name
+    config = tmp_path / "litestream.yml"
+    config.write_text(
+        f"dbs:\n  - path: {made}\n    monitor-interval: 100ms\n    replica:\n      type: file\n"
+        f"      path: {replica}\n      sync-interval: 100ms\n"
+    )
+    from tests.litestream_harness import Replicator
+
+    rep = Replicator("0.5.17", config, tmp_path / "rep.log").start()
+    try:
+        deadline = time.monotonic() + 30
+        while not list(replica.rglob("*.ltx")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        rep.stop()
+    config.write_text(config.read_text().replace(str(made), str(db)))
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    with open(small_disk / "filler", "wb") as fh:
+        fh.write(b"\0" * (free - 200_000))
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary("0.5.17"))}
+    result = litefix("repair", db, "--config", config, "--strategy", "restore", "--yes", env=env)
+    assert result.code == 5, result.out + result.err
+    assert "not enough space for restoring" in result.err and "free" in result.err, result.err
+    assert "replica" not in result.err.split("Hint")[0].replace(str(replica), "")
+    assert not db.exists()

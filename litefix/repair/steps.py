@@ -405,12 +405,17 @@ def restore_to_temp(run: Run, step: Step) -> dict[str, JSON]:
 
 
 def _restore_size(view: ReplicaView) -> int:
-    """A lower bound of the restored file's size, from what the replica lists (0 when unknown)."""
-    try:
-        sizes = [int(getattr(f, "size", 0) or 0) for f in (view.ltx or [])]
-        return max(sizes, default=0)
-    except (TypeError, ValueError):
-        return 0
+    """The restored file's size from the replica listing: the newest LTX header's page count times
+    its page size (0.5); for 0.3 the largest snapshot file, a lower bound (0 when unknown)."""
+    with_header = [f for f in view.ltx if f.header is not None and f.max_txid is not None]
+    if with_header:
+        newest = max(with_header, key=lambda f: (f.max_txid or 0, -f.level))
+        assert newest.header is not None
+        return newest.header.commit * newest.header.page_size
+    sizes = [f.size for f in view.ltx]
+    for gen in view.generations:
+        sizes += [snap.size for snap in gen.snapshots]
+    return max(sizes, default=0)
 
 
 def _out_of_space(problem: str, where: Path) -> bool:
