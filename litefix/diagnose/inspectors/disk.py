@@ -23,6 +23,9 @@ from litefix.system.disk import FileAge, Filesystem, files_in, filesystem_of, tr
 NORMAL_WAL_PAGES = 1000
 # A healthy 0.3.13 keeps at most this many shadow WAL files (measured); more are not uploaded.
 SHADOW_WAL_NORMAL = 3
+# More may wait legitimately for one sync under heavy writes with a long sync-interval: only files
+# older than two sync intervals (and this floor) are overdue.
+OVERDUE_FLOOR_SECONDS = 10.0
 
 
 def inspect(ctx: Context) -> Report:
@@ -49,7 +52,10 @@ def inspect(ctx: Context) -> Report:
     else:
         meta_bytes = 0
     if pending is not None and len(pending) > SHADOW_WAL_NORMAL:
-        report.findings.append(_growing(ctx, pending, meta_bytes, meta_fs))
+        overdue = _overdue_after(ctx)
+        report.facts["overdue_after_seconds"] = overdue
+        if time.time() - pending[0].mtime > overdue:
+            report.findings.append(_growing(ctx, pending, meta_bytes, meta_fs, overdue))
     _check_free(ctx, report, fs, page, db_bytes, wal_bytes, meta_fs, meta_bytes)
     return report
 
@@ -70,7 +76,15 @@ def _shadow_wal(ctx: Context) -> list[FileAge] | None:
     return sorted(found, key=lambda f: (f.mtime, f.path))
 
 
-def _growing(ctx: Context, pending: list[FileAge], meta_bytes: int, meta_fs: Filesystem | None) -> Finding:
+def _overdue_after(ctx: Context) -> float:
+    replica = ctx.config_db.replica if ctx.config_db is not None else None
+    interval = replica.sync_interval if replica is not None and replica.sync_interval else 1.0
+    return max(OVERDUE_FLOOR_SECONDS, 2 * interval)
+
+
+def _growing(
+    ctx: Context, pending: list[FileAge], meta_bytes: int, meta_fs: Filesystem | None, overdue: float
+) -> Finding:
     oldest = pending[0]
     age = max(0.0, time.time() - oldest.mtime)
     pending_bytes = sum(f.size for f in pending)
@@ -83,6 +97,7 @@ def _growing(ctx: Context, pending: list[FileAge], meta_bytes: int, meta_fs: Fil
         "meta_dir_bytes": meta_bytes,
         "oldest_file": oldest.path,
         "oldest_age_seconds": round(age, 1),
+        "overdue_after_seconds": overdue,
         "first_index": os.path.basename(oldest.path).split(".")[0],
         "last_index": os.path.basename(pending[-1].path).split(".")[0],
     }
