@@ -122,37 +122,51 @@ def _check_free(
     meta_fs: Filesystem | None,
     meta_bytes: int,
 ) -> None:
-    """Error: not even the -wal's normal size between checkpoints fits. Warning: a restore (a full copy
-    written beside the database, then renamed) or VACUUM would not fit."""
-    live_need = max(wal_bytes, NORMAL_WAL_PAGES * page)
-    restore_need = db_bytes + wal_bytes
-    checks = [(fs, live_need, restore_need, ctx.real_db)]
+    """Three needs, most urgent first:
+
+    - error: not even the -wal's normal size between checkpoints fits (writes fail next);
+    - warning: not the -wal and Litestream's local copy of it (0.3's shadow WAL is a byte copy,
+      measured; 0.5's L0 files hold the same pages) on top;
+    - info: not a restore (a full copy written beside the database, then renamed) or a VACUUM.
+    """
+    live = max(wal_bytes, NORMAL_WAL_PAGES * page)
+    needs = [
+        (Severity.ERROR, live, "the -wal between checkpoints"),
+        (Severity.WARNING, 2 * live, "the -wal and Litestream's local copy of it"),
+        (Severity.INFO, db_bytes + wal_bytes, "a restore or VACUUM (a second copy of database and -wal)"),
+    ]
+    places = [(fs, ctx.real_db)]
     if meta_fs is not None and meta_fs.device != fs.device:
-        checks.append((meta_fs, max(wal_bytes, NORMAL_WAL_PAGES * page), wal_bytes + meta_bytes, ctx.meta_dir))
-    for where, now, later, path in checks:
-        if where.free >= later and where.free >= now:
+        places.append((meta_fs, ctx.meta_dir))
+    for where, path in places:
+        short = [(sev, need, what) for sev, need, what in needs if where.free < need]
+        if not short:
             continue
-        full = where.free < now
-        evidence = {
+        severity, need, what = short[0]
+        evidence: dict[str, object] = {
             "path": path,
             "filesystem": where.path,
             "free_bytes": where.free,
             "total_bytes": where.total,
             "db_bytes": db_bytes,
             "wal_bytes": wal_bytes,
-            "needed_bytes": now if full else later,
-            "needed_for": "the -wal between checkpoints" if full else "a restore or VACUUM (a second copy)",
+            "needed_bytes": need,
+            "needed_for": what,
         }
         if meta_bytes:
             evidence["meta_dir_bytes"] = meta_bytes
-        message = f"{where.path} has {_mib(where.free)} free of {_mib(where.total)}: " + (
-            f"less than the -wal needs between checkpoints ({_mib(now)}); writes fail with "
-            "`database or disk is full` next"
-            if full
-            else f"a restore or VACUUM of {path} ({_mib(later)}: database and -wal) would not fit"
-        )
+        consequence = {
+            Severity.ERROR: "writes fail with `database or disk is full` next",
+            Severity.WARNING: "Litestream fails with `no space left on device` at its next sync",
+            Severity.INFO: "a restore or `litefix repair` would fail here",
+        }[severity]
         report.findings.append(
-            CODES["disk-low"].finding(message, evidence, severity=Severity.ERROR if full else Severity.WARNING)
+            CODES["disk-low"].finding(
+                f"{where.path} has {_mib(where.free)} free of {_mib(where.total)}, less than {what} needs "
+                f"({_mib(need)}): {consequence}",
+                evidence,
+                severity=severity,
+            )
         )
 
 
