@@ -1,10 +1,14 @@
 /*
- * The one loop litefix cannot afford in Python: SQLite's WAL frame checksum chain.
+ * The loops litefix cannot afford in Python, each at memory speed here:
  *
- * Every WAL frame's checksum depends on the previous one, so the chain must be
- * walked word by word; in Python that runs at ~20 MB/s, here at memory speed.
- * litefix.formats.walsum holds the pure-Python twin used when this module could
- * not be compiled, and the tests check that both agree.
+ * - checksum, scan_frames: SQLite's WAL frame checksum chain. Every frame's checksum
+ *   depends on the previous one, so the chain is walked word by word (~20 MB/s in Python).
+ *   litefix.formats.walsum is the pure-Python twin used when this module could not be
+ *   compiled; the tests check that both agree.
+ * - crc64_iso, page_checksums, ltx_checksums: CRC-64/ISO page checksums (carry-less
+ *   multiplication) of database pages and of LTX files, for comparing a database with its
+ *   replica without restoring it.
+ * - set_lz4: binds LZ4's own decompressor (from the lz4 package) for the LTX walk.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

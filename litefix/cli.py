@@ -181,7 +181,9 @@ def upgrade_check(
     raise typer.Exit(EXIT_OK if report.ready else EXIT_FINDINGS)
 
 
-class Strategy(StrEnum):
+class StrategyOption(StrEnum):
+    """`--strategy`: `auto` (the policy in codes.py chooses) or one of model.Strategy."""
+
     auto = "auto"
     restore = "restore"
     init = "init"
@@ -191,9 +193,9 @@ class Strategy(StrEnum):
 @app.command()
 def repair(
     db: DbArg,
-    strategy: Annotated[Strategy, typer.Option("--strategy", help="How to repair; auto picks from the findings.")] = (
-        Strategy.auto
-    ),
+    strategy: Annotated[
+        StrategyOption, typer.Option("--strategy", help="How to repair; auto picks from the findings.")
+    ] = (StrategyOption.auto),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan that would run, change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Run the plan without asking.")] = False,
     json_out: JsonFlag = False,

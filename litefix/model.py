@@ -79,11 +79,14 @@ class InspectorRun:
     status: RunStatus
     facts: Mapping[str, JSON] = field(default_factory=dict)
     reason: str = ""
+    summary: str = ""  # a few words for a checklist line when nothing is wrong, said by the inspector itself
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {"name": self.name, "status": self.status.value}
         if self.reason:
             out["reason"] = self.reason
+        if self.summary:
+            out["summary"] = self.summary
         if self.facts:
             out["facts"] = dict(self.facts)
         return out
@@ -159,10 +162,6 @@ class RepairPlan:
     steps: tuple[Step, ...] = ()
     findings: tuple[str, ...] = ()  # the codes that called for it
     refused: str | None = None  # set when no safe plan exists; says what to do instead
-
-    @property
-    def empty(self) -> bool:
-        return not self.steps and self.refused is None
 
     def to_json(self) -> dict[str, JSON]:
         return {

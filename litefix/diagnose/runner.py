@@ -40,7 +40,7 @@ def diagnose_in(ctx: Context, inspectors: dict[str, Inspector] | None = None) ->
             reason = f"internal error in the {name} inspector: {type(exc).__name__}: {exc} (please report it)"
             runs.append(InspectorRun(name, RunStatus.FAILED, reason=reason))
             continue
-        runs.append(InspectorRun(name, RunStatus.OK, facts=report.facts))
+        runs.append(InspectorRun(name, RunStatus.OK, facts=report.facts, summary=report.summary))
         findings.extend(replace(f, inspector=name) for f in report.findings)
     findings.sort(key=lambda f: -f.severity.rank)
     return Diagnosis(db=ctx.db, findings=tuple(findings), inspectors=tuple(runs))

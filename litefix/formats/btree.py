@@ -14,13 +14,15 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from litefix.formats import FormatError
+
 LEAF_TABLE = 0x0D
 INTERIOR_TABLE = 0x05
 MAX_DEPTH = 20
 MAX_PAGES_VISITED = 10_000
 
 
-class BtreeError(ValueError):
+class BtreeError(FormatError):
     """The bytes are not the b-tree they should be (or a writer changed them under us)."""
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import lz4.frame
 
+from litefix.formats import FormatError
 from litefix.formats.wal import HEADER_SIZE, WalHeader, WalHeaderError, parse_wal_header
 
 GENERATION_FILE = "generation"
@@ -44,7 +45,7 @@ _SNAPSHOT = re.compile(r"^([0-9a-f]{8})\.snapshot\.lz4$")
 _SEGMENT = re.compile(r"^([0-9a-f]{8})_([0-9a-f]{8})\.wal\.lz4$")
 
 
-class GenerationsError(ValueError):
+class GenerationsError(FormatError):
     """A 0.3 meta-dir or replica file Litestream could not use; the message names the file and the problem."""
 
 

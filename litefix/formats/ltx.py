@@ -33,6 +33,7 @@ import lz4.block
 import lz4.frame
 from fastcrc import crc64
 
+from litefix.formats import FormatError
 from litefix.formats.sqlite_header import HeaderError, lock_page, parse_header, valid_page_size
 
 MAGIC = b"LTX1"
@@ -48,7 +49,6 @@ HEADER_FLAG_NO_CHECKSUM = 0x2
 HEADER_FLAG_MASK = HEADER_FLAG_NO_CHECKSUM
 PAGE_FLAG_SIZE = 0x1
 LEVELS = range(10)
-SNAPSHOT_LEVEL = 9
 READ_BYTES = 1 << 20
 
 _HEADER = struct.Struct(">4sIIIQQqQqqIIQ")
@@ -56,7 +56,7 @@ _NAME = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$")
 TMP_SUFFIX = ".tmp"
 
 
-class LtxError(ValueError):
+class LtxError(FormatError):
     """An LTX file Litestream would refuse, or a file the LTX checksum cannot use; the message says what and where."""
 
 
@@ -193,10 +193,6 @@ def parse_ltx_name(name: str) -> tuple[int, int] | None:
     if not match:
         return None
     return int(match.group(1), 16), int(match.group(2), 16)
-
-
-def format_ltx_name(min_txid: int, max_txid: int) -> str:
-    return f"{min_txid:016x}-{max_txid:016x}.ltx"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import struct
 import sys
 from dataclasses import dataclass
 
-from litefix.formats import walsum
+from litefix.formats import FormatError, walsum
 
 HEADER_COPY_SIZE = 48
 CKPT_INFO_OFFSET = 96
@@ -21,7 +21,7 @@ MIN_SIZE = 136
 READ_MARK_UNUSED = 0xFFFFFFFF
 
 
-class ShmError(ValueError):
+class ShmError(FormatError):
     """The -shm is too short or not a wal-index."""
 
 

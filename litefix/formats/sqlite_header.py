@@ -5,11 +5,13 @@ from __future__ import annotations
 import struct
 from dataclasses import asdict, dataclass
 
+from litefix.formats import FormatError
+
 MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
 
 
-class HeaderError(ValueError):
+class HeaderError(FormatError):
     """The bytes are not an SQLite database header; the message says which part is wrong."""
 
 

@@ -16,7 +16,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from litefix.formats import walsum
+from litefix.formats import FormatError, walsum
 from litefix.formats.sqlite_header import valid_page_size
 
 HEADER_SIZE = 32
@@ -31,7 +31,7 @@ CHUNK_BYTES = 4 << 20
 STALE_SALT_WINDOW = 1 << 16
 
 
-class WalHeaderError(ValueError):
+class WalHeaderError(FormatError):
     """The -wal header is unusable; SQLite then ignores the whole file."""
 
 
@@ -85,14 +85,6 @@ def parse_wal_header(data: bytes) -> WalHeader:
     if walsum.checksum(data[:24], 0, 0, header.big_endian) != (c1, c2):
         raise WalHeaderError("header checksum does not match its first 24 bytes")
     return header
-
-
-@dataclass(frozen=True)
-class Frame:
-    index: int  # 1-based, like SQLite's frame numbers
-    pgno: int
-    commit: int  # database size in pages for a commit frame, else 0
-    offset: int  # of the frame header in the file
 
 
 @dataclass

@@ -520,8 +520,10 @@ def _storage_line(config: LitestreamConfig, databases: Sequence[str], mounts: Se
         if risk:
             findings.append(CODES["replica-not-persistent"].finding(f"the replica {path} is {risk}", {"path": path}))
     facts: dict[str, JSON] = {"mounts_read": bool(mounts)}
-    facts["filesystems"] = sorted({m.fs_type for db in databases if (m := mount_of(db, mounts))})
-    return CheckLine(InspectorRun("storage", RunStatus.OK, facts), tuple(findings))
+    filesystems = sorted({m.fs_type for db in databases if (m := mount_of(db, mounts))})
+    facts["filesystems"] = filesystems
+    summary = "on " + (", ".join(filesystems) or "unknown filesystems") + ", not temporary"
+    return CheckLine(InspectorRun("storage", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
 def _replicas_line(
@@ -547,7 +549,8 @@ def _replicas_line(
                 )
             )
     facts: dict[str, JSON] = {"replicas": len(ours), "configs": sorted({w for _, w in sources})}
-    return CheckLine(InspectorRun("replicas", RunStatus.OK, facts), tuple(findings))
+    summary = f"{len(ours)} replica locations, none shared"
+    return CheckLine(InspectorRun("replicas", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
 def _processes_line(litestreams: Sequence[RunningLitestream]) -> CheckLine:
@@ -563,7 +566,8 @@ def _processes_line(litestreams: Sequence[RunningLitestream]) -> CheckLine:
                 )
             )
     facts: dict[str, JSON] = {"litestream_processes": [r.holder.pid for r in litestreams]}
-    return CheckLine(InspectorRun("processes", RunStatus.OK, facts), tuple(findings))
+    summary = "no Litestream at work on these databases"
+    return CheckLine(InspectorRun("processes", RunStatus.OK, facts, summary=summary), tuple(findings))
 
 
 def fold_shared_replicas(lines: Sequence[CheckLine], deployment: Sequence[CheckLine]) -> tuple[CheckLine, ...]:

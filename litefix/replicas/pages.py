@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
+from litefix.formats import FormatError
 from litefix.formats.generations import Generation, iter_snapshot_chunks, iter_wal_segment_chunks
 from litefix.formats.ltx import (
     LtxFileInfo,
@@ -45,7 +46,7 @@ class PageSource(Protocol):
         ...
 
 
-class PageError(Exception):
+class PageError(FormatError):
     """A source cannot produce its pages (missing page, broken chain); the message says which."""
 
 

@@ -19,9 +19,26 @@ from litefix.model import JSON, Finding
 class Report:
     facts: dict[str, JSON] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    summary: str = ""  # what a checklist says when nothing is wrong ("12 pages of 4096 bytes, WAL mode")
 
 
 Inspector = Callable[[Context], Report]
+
+
+def summarized(summary: Callable[[dict[str, JSON]], str]) -> Callable[[Inspector], Inspector]:
+    """Give an inspector's report its one-line summary, from its own facts: each inspector says what
+    it saw, so no renderer needs to know any inspector's facts."""
+
+    def wrap(inspect: Inspector) -> Inspector:
+        def inspect_and_summarize(ctx: Context) -> Report:
+            report = inspect(ctx)
+            report.summary = report.summary or summary(report.facts)
+            return report
+
+        inspect_and_summarize.__doc__ = inspect.__doc__
+        return inspect_and_summarize
+
+    return wrap
 
 
 def registry() -> dict[str, Inspector]:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
-from litefix.model import Severity
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Severity
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return f"litestream {facts.get('version')}" if facts.get("version") else "checked"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     report = Report()
     binary = ctx.binary

@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
-from litefix.model import Severity
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Severity
 
 if TYPE_CHECKING:
     from litefix.config import DatabaseConfig
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return f"listed in {facts.get('source')}" if facts.get("database") else str(facts.get("source", ""))
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     config = ctx.config
     if config is None:

@@ -9,9 +9,9 @@ import os
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, file_state
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.sqlite_header import HeaderError, format_sqlite_version, parse_header
-from litefix.model import Severity
+from litefix.model import JSON, Severity
 
 JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
 
@@ -24,6 +24,15 @@ def wal_reset_bug_affected(version_number: int) -> bool:
     return not ((minor == 44 and patch >= 6) or (minor == 50 and patch >= 7))
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    header = facts.get("header") or {}
+    if not isinstance(header, dict) or not header:
+        return "no database file yet"
+    mode = "WAL mode" if header.get("wal_mode") else "rollback journal"
+    return f"{header.get('page_count')} pages of {header.get('page_size')} bytes, {mode}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     report = Report()
     state = ctx.db_state

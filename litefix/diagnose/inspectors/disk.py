@@ -14,8 +14,8 @@ import time
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
-from litefix.model import Finding, Severity
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Finding, Severity
 from litefix.system.disk import FileAge, Filesystem, files_in, filesystem_of, tree_size
 
 # SQLite checkpoints (and Litestream 0.5's min-checkpoint-page-count) at 1000 pages: the -wal's
@@ -28,6 +28,11 @@ SHADOW_WAL_NORMAL = 3
 OVERDUE_FLOOR_SECONDS = 10.0
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return f"{int(facts.get('free_bytes') or 0) >> 20} MiB free on {facts.get('path')}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     if ctx.db_state.kind not in ("file", "missing"):
         raise Skip("no database file at the path")

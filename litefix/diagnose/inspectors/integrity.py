@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON
 from litefix.system.schema import SchemaError, check_integrity
 
 SHOWN_MESSAGES = 10
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return f"{facts.get('mode')}_check: {facts.get('result')}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     mode = ctx.options.integrity
     if not mode:

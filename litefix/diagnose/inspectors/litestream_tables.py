@@ -12,10 +12,17 @@ import os
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
-from litefix.model import Severity
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Severity
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    tables = facts.get("litestream_tables") or []
+    assert isinstance(tables, list)
+    return ", ".join(tables) + " present" if tables else "no Litestream tables yet"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     read = ctx.schema_view
     report = Report()

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
-from litefix.model import Finding, Severity
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON, Finding, Severity
 from litefix.system.locks import LockSample
 
 # Confirmation samples, in seconds after the first: a lock held across all of them is "long-held".
@@ -73,6 +73,11 @@ def _suspicious(sample: LockSample, litestream: set[int]) -> bool:
     return bool(_writers(sample)) or (big and bool(_pins(sample, litestream))) or stuck
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return "no lock held for long" if facts.get("confirmation") is None else str(facts["confirmation"])
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     first = ctx.lock_sample
     if first.error:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.wal import WalScan
-from litefix.model import Finding
+from litefix.model import JSON, Finding
 
 # The newest L0 files are the ones a restart relies on; checksumming them all would make the
 # cost grow with the write volume of the last five minutes (L0 retention), so the newest are
@@ -29,6 +29,15 @@ from litefix.model import Finding
 VERIFY_BYTES = 8 << 20
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    if facts.get("exists") is False:
+        return "no Litestream state yet"
+    where = f", TXID {facts['local_txid']}" if facts.get("local_txid") else ""
+    where = f", generation {facts['generation']}" if facts.get("generation") else where
+    return f"{facts.get('format')} state{where}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     return ctx.local_state_report
 

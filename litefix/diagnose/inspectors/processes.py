@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.errors import ConfigError
+from litefix.model import JSON
 from litefix.system.procfs import Descriptor, Holder, litestream_processes, replicate_command_db, replicate_config_path
 
 if TYPE_CHECKING:
@@ -36,6 +37,13 @@ def _state(ctx: Context, role: str, d: Descriptor) -> str:
     return "deleted" if d.deleted or not current.exists else "replaced"
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    holders = facts.get("holders") or []
+    assert isinstance(holders, list)
+    return "no process holds it" if not holders else f"held by pid {', '.join(str(h['pid']) for h in holders)}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     scan = ctx.processes
     if scan.error:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON
 from litefix.repair.journal import running_repair, unfinished
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return "no unfinished repair"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     report = Report()
     running = running_repair(ctx.db)

@@ -13,10 +13,16 @@ import apsw
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
+from litefix.model import JSON
 from litefix.system.schema_sql import features_newer_than, read_schema_sql, unparsable
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return f"the schema parses with {facts.get('embedded_sqlite')}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     binary = ctx.binary
     if binary is None:

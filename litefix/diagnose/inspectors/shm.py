@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.shm import MIN_SIZE, ShmError
-from litefix.model import Finding
+from litefix.model import JSON, Finding
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    return "no -shm" if facts.get("exists") is False or not facts else f"wal-index at frame {facts.get('mx_frame')}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     report = Report()
     state = ctx.shm_state

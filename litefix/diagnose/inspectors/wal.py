@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
-from litefix.diagnose.inspectors import Report
+from litefix.diagnose.inspectors import Report, summarized
 from litefix.formats.sqlite_header import HeaderError, parse_header
 from litefix.formats.wal import WalScan, read_frame_page
-from litefix.model import Severity
+from litefix.model import JSON, Severity
 
 
+def _summary(facts: dict[str, JSON]) -> str:
+    if facts.get("exists") is False:
+        return "no -wal (clean)"
+    frames = facts.get("committed_frames", 0)
+    return f"{frames} committed frame{'s' if frames != 1 else ''}"
+
+
+@summarized(_summary)
 def inspect(ctx: Context) -> Report:
     return ctx.wal_report
 

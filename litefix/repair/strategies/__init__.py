@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from litefix.diagnose.context import Context
 from litefix.model import Diagnosis, RepairPlan, Severity, Step
@@ -36,7 +36,6 @@ class Situation:
     ctx: Context
     diagnosis: Diagnosis
     options: RepairOptions
-    notes: list[str] = field(default_factory=list)
 
     @property
     def db(self) -> str:
