@@ -130,14 +130,17 @@ def _check_free(
     """Three needs, most urgent first:
 
     - error: not even the -wal's normal size between checkpoints fits (writes fail next);
-    - warning: not the -wal and Litestream's local copy of it (0.3's shadow WAL is a byte copy,
-      measured; 0.5's L0 files hold the same pages) on top;
+    - warning: not the -wal as it is now twice: itself and Litestream's local copy of it (0.3's
+      shadow WAL is a byte copy, measured; 0.5's L0 files hold the same pages);
     - info: not a restore (a full copy written beside the database, then renamed) or a VACUUM.
+
+    The warning counts the -wal that is there, not its normal size: a small volume that holds a
+    small database comfortably is not low on space.
     """
     live = max(wal_bytes, NORMAL_WAL_PAGES * page)
     needs = [
         (Severity.ERROR, live, "the -wal between checkpoints"),
-        (Severity.WARNING, 2 * live, "the -wal and Litestream's local copy of it"),
+        (Severity.WARNING, 2 * wal_bytes, "the -wal and Litestream's local copy of it"),
         (Severity.INFO, db_bytes + wal_bytes, "a restore or VACUUM (a second copy of database and -wal)"),
     ]
     places = [(fs, ctx.real_db)]
