@@ -177,7 +177,7 @@ def _pin_finding(
             "once a sync succeeds it checkpoints the -wal itself.",
         )
     return CODES["checkpoint-blocked"].finding(
-        f"pid {oldest.pid} ({command}) holds a read transaction that pins frame {oldest.frame} of "
+        f"pid {oldest.pid} ({_short(command)}) holds a read transaction that pins frame {oldest.frame} of "
         f"{ctx.wal_path}: {waiting} and the -wal ({_size(wal_bytes)}) cannot restart while it lasts",
         evidence,
         severity=severity,
@@ -208,9 +208,9 @@ def _report_writer(
         "waiting_pids": list(last.locks.waiting),
     }
     message = (
-        f"pid {pid} ({evidence['command']}) has held the write lock on {ctx.db} for at least {held_for:.1f} s "
-        "without committing: every other writer waits for it and fails with `database is locked` once its "
-        "busy_timeout runs out"
+        f"pid {pid} ({_short(str(evidence['command']))}) has held the write lock on {ctx.db} for at least "
+        f"{held_for:.1f} s without committing: every other writer waits for it and fails with "
+        "`database is locked` once its busy_timeout runs out"
     )
     # Rollback mode: a writer holding PENDING is itself waiting, for the readers' SHARED locks to go.
     readers = sorted(set(last.locks.shared) - {pid}) if pid in last.locks.pending else []
@@ -218,6 +218,11 @@ def _report_writer(
         evidence["blocking_readers"] = readers
         message += f"; it is itself waiting for the readers holding SHARED (pid {', '.join(map(str, readers))})"
     report.findings.append(CODES["database-locked"].finding(message, evidence))
+
+
+def _short(command: str, width: int = 60) -> str:
+    """A command line fit for one message (the evidence keeps all of it)."""
+    return command if len(command) <= width else command[: width - 1] + "…"
 
 
 def _rollback_lock(sample: LockSample, pid: int) -> str:
