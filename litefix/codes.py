@@ -404,9 +404,9 @@ CODES: dict[str, Code] = _codes(
     Code(
         "disk-low",
         Severity.WARNING,
-        "The filesystem of the database (or of Litestream's meta dir) has less free space than the next "
-        "checkpoint, snapshot or restore needs. An error when it cannot hold even the current -wal, or "
-        "is full.",
+        "The filesystem of the database (or of Litestream's meta dir) has less free space than the -wal and "
+        "Litestream's local copy of it need. An error when it cannot hold even the -wal's normal size; "
+        "info when only a restore or VACUUM (a second copy of the database) would not fit.",
         "Free space or grow the volume now: when it fills, every write fails with "
         "`database or disk is full` and Litestream stops with `no space left on device`.",
         (),

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +68,11 @@ def _free(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+def _oldest_shadow_age(db: Path) -> float:
+    files = list((db.parent / f".{db.name}-litestream").glob("generations/*/wal/*.wal"))
+    return time.time() - min(p.stat().st_mtime for p in files) if files else 0.0
+
+
 def _shadow_wal_files(db: Path) -> int:
     return len(list((db.parent / f".{db.name}-litestream").glob("generations/*/wal/*.wal")))
 
@@ -86,6 +92,12 @@ def test_unreachable_replica_fills_the_meta_dir_then_the_disk(tmp_path: Path) ->
         try:
             assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
             wait_for(lambda: _shadow_wal_files(db) > 4, 60, "shadow WAL files to pile up in the meta dir")
+            # Only files older than two sync intervals (10 s at least) are overdue: before that, a
+            # burst of checkpoints between two syncs looks the same.
+            early = litefix("diagnose", db, "--json", "--config", config).json()
+            if _oldest_shadow_age(db) < 9:
+                assert "meta-dir-growing" not in {f["code"] for f in early["findings"]}
+            wait_for(lambda: _oldest_shadow_age(db) > 10.5, 30, "the oldest shadow WAL file to be overdue")
             wait_for(lambda: _free(mnt) < 4 << 20, 60, "the tmpfs to fill")
             writer.kill()
             writer.wait()
@@ -95,7 +107,7 @@ def test_unreachable_replica_fills_the_meta_dir_then_the_disk(tmp_path: Path) ->
             growing = by_code["meta-dir-growing"]
             assert growing["evidence"]["pending_files"] > 3
             assert growing["evidence"]["pending_bytes"] > 0
-            assert growing["evidence"]["oldest_age_seconds"] >= 0
+            assert growing["evidence"]["oldest_age_seconds"] > growing["evidence"]["overdue_after_seconds"] == 10.0
             assert growing["evidence"]["oldest_file"].endswith("00000000.wal")  # never uploaded, never removed
             low = by_code["disk-low"]
             assert low["evidence"]["filesystem"] == str(mnt)

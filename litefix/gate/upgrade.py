@@ -407,6 +407,8 @@ def upgrade_check(
             f"--target-litestream {target.path} is {target.version}, not {to_version}",
             "point it at the binary of the release you upgrade to",
         )
+    if entrypoint and not os.path.isfile(entrypoint):
+        raise UsageError(f"--entrypoint {entrypoint} is not a file", "name the script your container runs")
     from_version = current.version if current is not None else None
     generation = litestream_generation(str(to_version))
     with open(config.source_path, encoding="utf-8") as fh:

@@ -22,6 +22,8 @@ def upgrade_text(report: UpgradeReport) -> str:
     failing = [c for c in report.checks if c.status == FAIL]
     if failing:
         lines.append(f"not ready: {len(failing)} check(s) fail before upgrading to {report.to_version}")
+    elif any(c.status == SKIPPED for c in report.checks):
+        lines.append(f"no failure found, but not everything was tried with {report.to_version} (see above)")
     else:
         lines.append(f"ready: nothing found that {report.to_version} would break")
     return "\n".join(lines)

@@ -23,10 +23,13 @@ from litefix.system.disk import FileAge, Filesystem, files_in, filesystem_of, tr
 NORMAL_WAL_PAGES = 1000
 # A healthy 0.3.13 keeps at most this many shadow WAL files (measured); more are not uploaded.
 SHADOW_WAL_NORMAL = 3
+# More may wait legitimately for one sync under heavy writes with a long sync-interval: only files
+# older than two sync intervals (and this floor) are overdue.
+OVERDUE_FLOOR_SECONDS = 10.0
 
 
 def _summary(facts: dict[str, JSON]) -> str:
-    return f"{int(str(facts.get('free_bytes', 0))) >> 20} MiB free on {facts.get('path')}"
+    return f"{int(facts.get('free_bytes') or 0) >> 20} MiB free on {facts.get('path')}"
 
 
 @summarized(_summary)
@@ -54,7 +57,10 @@ def inspect(ctx: Context) -> Report:
     else:
         meta_bytes = 0
     if pending is not None and len(pending) > SHADOW_WAL_NORMAL:
-        report.findings.append(_growing(ctx, pending, meta_bytes, meta_fs))
+        overdue = _overdue_after(ctx)
+        report.facts["overdue_after_seconds"] = overdue
+        if time.time() - pending[0].mtime > overdue:
+            report.findings.append(_growing(ctx, pending, meta_bytes, meta_fs, overdue))
     _check_free(ctx, report, fs, page, db_bytes, wal_bytes, meta_fs, meta_bytes)
     return report
 
@@ -75,7 +81,15 @@ def _shadow_wal(ctx: Context) -> list[FileAge] | None:
     return sorted(found, key=lambda f: (f.mtime, f.path))
 
 
-def _growing(ctx: Context, pending: list[FileAge], meta_bytes: int, meta_fs: Filesystem | None) -> Finding:
+def _overdue_after(ctx: Context) -> float:
+    replica = ctx.config_db.replica if ctx.config_db is not None else None
+    interval = replica.sync_interval if replica is not None and replica.sync_interval else 1.0
+    return max(OVERDUE_FLOOR_SECONDS, 2 * interval)
+
+
+def _growing(
+    ctx: Context, pending: list[FileAge], meta_bytes: int, meta_fs: Filesystem | None, overdue: float
+) -> Finding:
     oldest = pending[0]
     age = max(0.0, time.time() - oldest.mtime)
     pending_bytes = sum(f.size for f in pending)
@@ -88,6 +102,7 @@ def _growing(ctx: Context, pending: list[FileAge], meta_bytes: int, meta_fs: Fil
         "meta_dir_bytes": meta_bytes,
         "oldest_file": oldest.path,
         "oldest_age_seconds": round(age, 1),
+        "overdue_after_seconds": overdue,
         "first_index": os.path.basename(oldest.path).split(".")[0],
         "last_index": os.path.basename(pending[-1].path).split(".")[0],
     }
@@ -112,37 +127,54 @@ def _check_free(
     meta_fs: Filesystem | None,
     meta_bytes: int,
 ) -> None:
-    """Error: not even the -wal's normal size between checkpoints fits. Warning: a restore (a full copy
-    written beside the database, then renamed) or VACUUM would not fit."""
-    live_need = max(wal_bytes, NORMAL_WAL_PAGES * page)
-    restore_need = db_bytes + wal_bytes
-    checks = [(fs, live_need, restore_need, ctx.real_db)]
+    """Three needs, most urgent first:
+
+    - error: not even the -wal's normal size between checkpoints fits (writes fail next);
+    - warning: not the -wal as it is now twice: itself and Litestream's local copy of it (0.3's
+      shadow WAL is a byte copy, measured; 0.5's L0 files hold the same pages);
+    - info: not a restore (a full copy written beside the database, then renamed) or a VACUUM.
+
+    The warning counts the -wal that is there, not its normal size: a small volume that holds a
+    small database comfortably is not low on space.
+    """
+    live = max(wal_bytes, NORMAL_WAL_PAGES * page)
+    needs = [
+        (Severity.ERROR, live, "the -wal between checkpoints"),
+        (Severity.WARNING, 2 * wal_bytes, "the -wal and Litestream's local copy of it"),
+        (Severity.INFO, db_bytes + wal_bytes, "a restore or VACUUM (a second copy of database and -wal)"),
+    ]
+    places = [(fs, ctx.real_db)]
     if meta_fs is not None and meta_fs.device != fs.device:
-        checks.append((meta_fs, max(wal_bytes, NORMAL_WAL_PAGES * page), wal_bytes + meta_bytes, ctx.meta_dir))
-    for where, now, later, path in checks:
-        if where.free >= later and where.free >= now:
+        places.append((meta_fs, ctx.meta_dir))
+    for where, path in places:
+        short = [(sev, need, what) for sev, need, what in needs if where.free < need]
+        if not short:
             continue
-        full = where.free < now
-        evidence = {
+        severity, need, what = short[0]
+        evidence: dict[str, object] = {
             "path": path,
             "filesystem": where.path,
             "free_bytes": where.free,
             "total_bytes": where.total,
             "db_bytes": db_bytes,
             "wal_bytes": wal_bytes,
-            "needed_bytes": now if full else later,
-            "needed_for": "the -wal between checkpoints" if full else "a restore or VACUUM (a second copy)",
+            "needed_bytes": need,
+            "needed_for": what,
         }
         if meta_bytes:
             evidence["meta_dir_bytes"] = meta_bytes
-        message = f"{where.path} has {_mib(where.free)} free of {_mib(where.total)}: " + (
-            f"less than the -wal needs between checkpoints ({_mib(now)}); writes fail with "
-            "`database or disk is full` next"
-            if full
-            else f"a restore or VACUUM of {path} ({_mib(later)}: database and -wal) would not fit"
-        )
+        consequence = {
+            Severity.ERROR: "writes fail with `database or disk is full` next",
+            Severity.WARNING: "Litestream fails with `no space left on device` at its next sync",
+            Severity.INFO: "a restore or `litefix repair` would fail here",
+        }[severity]
         report.findings.append(
-            CODES["disk-low"].finding(message, evidence, severity=Severity.ERROR if full else Severity.WARNING)
+            CODES["disk-low"].finding(
+                f"{where.path} has {_mib(where.free)} free of {_mib(where.total)}, less than {what} needs "
+                f"({_mib(need)}): {consequence}",
+                evidence,
+                severity=severity,
+            )
         )
 
 

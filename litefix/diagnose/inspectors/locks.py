@@ -74,7 +74,7 @@ def _suspicious(sample: LockSample, litestream: set[int]) -> bool:
 
 
 def _summary(facts: dict[str, JSON]) -> str:
-    return "no lock held for long" if "wal_writer" not in facts else "write lock seen, not held for long"
+    return "no lock held for long" if facts.get("confirmation") is None else str(facts["confirmation"])
 
 
 @summarized(_summary)
@@ -91,14 +91,26 @@ def inspect(ctx: Context) -> Report:
     for at in CONFIRM_AT:
         time.sleep(max(0.0, first.taken + at - time.monotonic()))
         samples.append(ctx.sample_locks())
-        if not _suspicious(samples[-1], litestream):
-            report.facts["confirmation"] = f"not stable: gone {at:.1f} s after the first read (a live system)"
+        if not _still_suspicious(samples, litestream):
+            report.facts["confirmation"] = f"not stable: changed {at:.1f} s after the first read (a live system)"
             return report
     held_for = samples[-1].taken - first.taken
-    report.facts["confirmation"] = f"held across {len(samples)} reads over {held_for:.1f} s"
+    report.facts["confirmation"] = f"the same in {len(samples)} reads over {held_for:.1f} s"
     _report_pins(ctx, report, samples, litestream, held_for)
     _report_writer(ctx, report, samples, litestream, held_for)
     return report
+
+
+def _still_suspicious(samples: list[LockSample], litestream: set[int]) -> bool:
+    """Something a finding could come from is the same in every sample so far: a write lock with no
+    commit in between, or a reader's pin. A busy writer commits, so it stops the sampling early."""
+    writers = set.intersection(*(_writers(s) for s in samples))
+    if writers and len({s.progress for s in samples}) == 1:
+        return True
+    for of_litestream in (False, True):
+        if set.intersection(*(set(_pins(s, litestream, of_litestream=of_litestream)) for s in samples)):
+            return True
+    return False
 
 
 def _command(ctx: Context, pid: int) -> str:
@@ -165,7 +177,7 @@ def _pin_finding(
             "once a sync succeeds it checkpoints the -wal itself.",
         )
     return CODES["checkpoint-blocked"].finding(
-        f"pid {oldest.pid} ({command}) holds a read transaction that pins frame {oldest.frame} of "
+        f"pid {oldest.pid} ({_short(command)}) holds a read transaction that pins frame {oldest.frame} of "
         f"{ctx.wal_path}: {waiting} and the -wal ({_size(wal_bytes)}) cannot restart while it lasts",
         evidence,
         severity=severity,
@@ -196,9 +208,9 @@ def _report_writer(
         "waiting_pids": list(last.locks.waiting),
     }
     message = (
-        f"pid {pid} ({evidence['command']}) has held the write lock on {ctx.db} for at least {held_for:.1f} s "
-        "without committing: every other writer waits for it and fails with `database is locked` once its "
-        "busy_timeout runs out"
+        f"pid {pid} ({_short(str(evidence['command']))}) has held the write lock on {ctx.db} for at least "
+        f"{held_for:.1f} s without committing: every other writer waits for it and fails with "
+        "`database is locked` once its busy_timeout runs out"
     )
     # Rollback mode: a writer holding PENDING is itself waiting, for the readers' SHARED locks to go.
     readers = sorted(set(last.locks.shared) - {pid}) if pid in last.locks.pending else []
@@ -206,6 +218,11 @@ def _report_writer(
         evidence["blocking_readers"] = readers
         message += f"; it is itself waiting for the readers holding SHARED (pid {', '.join(map(str, readers))})"
     report.findings.append(CODES["database-locked"].finding(message, evidence))
+
+
+def _short(command: str, width: int = 60) -> str:
+    """A command line fit for one message (the evidence keeps all of it)."""
+    return command if len(command) <= width else command[: width - 1] + "…"
 
 
 def _rollback_lock(sample: LockSample, pid: int) -> str:

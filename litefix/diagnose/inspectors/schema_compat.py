@@ -19,7 +19,7 @@ from litefix.system.schema_sql import features_newer_than, read_schema_sql, unpa
 
 
 def _summary(facts: dict[str, JSON]) -> str:
-    return f"schema parsed by {facts.get('embedded_sqlite')}"
+    return f"the schema parses with {facts.get('embedded_sqlite')}"
 
 
 @summarized(_summary)
