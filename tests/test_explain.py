@@ -420,3 +420,19 @@ def test_a_single_0_3_process_racing_itself_at_shutdown_is_not_called_a_second_r
     )
     ids = explain(line).ids()
     assert "shutdown-upload-race" in ids and "duplicate-replicator" not in ids
+
+
+def test_every_signature_names_codes_that_exist_and_the_health_findings_are_linked() -> None:
+    """A log line points at the finding that proves it; a renamed or mistyped code would point nowhere."""
+    from litefix.codes import CODES
+
+    for signature in SIGNATURES:
+        assert set(signature.codes) <= set(CODES), (signature.id, signature.codes)
+    linked = {code for signature in SIGNATURES for code in signature.codes}
+    assert {
+        "database-locked",
+        "checkpoint-blocked",
+        "disk-low",
+        "meta-dir-growing",
+        "litestream-sqlite-too-old",
+    } <= linked

@@ -348,7 +348,10 @@ ENVIRONMENT: tuple[Signature, ...] = (
         "never removed its local L0 files (issue #784); 0.3 keeps a shadow WAL. A big -wal the app never "
         "checkpoints adds to it.",
         fix="Free space, then restart Litestream. On 0.5, check the size of `.<db>-litestream/ltx`; upgrade past "
-        "0.5.0 if it only grows, and keep free space of at least the database size.",
+        "0.5.0 if it only grows, and keep free space of at least the database size. `litefix diagnose DB` says "
+        "what no longer fits (disk-low) and whether the meta dir piles up (meta-dir-growing).",
+        codes=("disk-low", "meta-dir-growing", "checkpoint-blocked"),
+        command="litefix diagnose DB",
         upstream=GH + "issues/1310",
     ),
     Signature(
@@ -380,7 +383,8 @@ ENVIRONMENT: tuple[Signature, ...] = (
         "trigger with an UPSERT that the user's sqlite3 3.36 read fine; rarely a damaged page 1.",
         fix="Upgrade Litestream to a release with a newer SQLite. If `sqlite3 DB 'PRAGMA integrity_check'` with a "
         "current sqlite3 also fails, treat it as corruption: `litefix diagnose DB --integrity full`.",
-        command="litefix diagnose DB --integrity full",
+        codes=("litestream-sqlite-too-old", "integrity-failed"),
+        command="litefix diagnose DB --config CONFIG",
         upstream=GH + "issues/274",
     ),
     Signature(

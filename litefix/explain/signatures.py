@@ -444,7 +444,10 @@ SIGNATURES: tuple[Signature, ...] = (
             "journal_mode=DELETE` fails with `database is locked`."
         ),
         fix="Let Litestream own checkpoints: no `wal_checkpoint(TRUNCATE|RESTART)` in the app while it runs, and a "
-        "busy_timeout in the app. If it persists, find the long write transaction.",
+        "busy_timeout in the app. If it persists, find the long write transaction: `litefix diagnose DB` names the "
+        "pid that holds the write lock (database-locked) or pins the WAL (checkpoint-blocked).",
+        codes=("database-locked", "checkpoint-blocked"),
+        command="litefix diagnose DB",
         captured=("v03-app-truncate.log",),
     ),
     Signature(
