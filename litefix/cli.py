@@ -179,6 +179,7 @@ def repair(
     """Plan a repair from the evidence, show it, run it (journalled, undoable), and diagnose again.
 
     Nothing is deleted: replaced files go to <db dir>/.litefix/quarantine/ with a manifest.
+    Under a running `litefix boot`, it pauses that boot (app, then Litestream) and resumes it afterwards.
     Example: litefix repair /data/production_cable.sqlite3 --strategy auto --stop-litestream --yes
     """
     from litefix.diagnose.context import Context, Options
