@@ -336,6 +336,10 @@ def test_healthy_databases_are_one_line_each_and_usage_lines_name_their_argument
         config = dep.write_config()
         for name in names:
             migrate(dep.db(name), 5)
+        replicate = dep.replicate(config)  # the previous container replicated them all, then stopped
+        wait_for(lambda: all(dep.replica(n).exists() for n in names), what="every replica")
+        wait_for(lambda: all(has_litestream_tables(dep.db(n)) for n in names), what="Litestream's tables")
+        replicate.stop()
         result = check(config, "0.5.17")
         assert result.code == 0, result.out
         for name in names:
@@ -343,7 +347,7 @@ def test_healthy_databases_are_one_line_each_and_usage_lines_name_their_argument
             assert " healthy " in line and "WAL mode" in line
         verbose = check(config, "0.5.17", "--verbose")
         assert sum(1 for row in verbose.out.splitlines() if row.startswith(f"✔ {CABLE} ")) > 5
-    for command, usage in (("diagnose", "[OPTIONS] DB"), ("repair", "[OPTIONS] DB"), ("boot", "-- APP [ARGS]...")):
+    for command, usage in (("diagnose", "[OPTIONS] DB"), ("repair", "[OPTIONS] DB"), ("boot", "[OPTIONS] -- APP [ARGS]...")):
         shown = litefix(command, "--help")
         assert f"Usage: litefix {command} {usage}" in shown.out and "{" not in shown.out.splitlines()[0]
 
