@@ -347,7 +347,11 @@ def test_healthy_databases_are_one_line_each_and_usage_lines_name_their_argument
             assert " healthy " in line and "WAL mode" in line
         verbose = check(config, "0.5.17", "--verbose")
         assert sum(1 for row in verbose.out.splitlines() if row.startswith(f"✔ {CABLE} ")) > 5
-    for command, usage in (("diagnose", "[OPTIONS] DB"), ("repair", "[OPTIONS] DB"), ("boot", "[OPTIONS] -- APP [ARGS]...")):
+    for command, usage in (
+        ("diagnose", "[OPTIONS] DB"),
+        ("repair", "[OPTIONS] DB"),
+        ("boot", "[OPTIONS] -- APP [ARGS]..."),
+    ):
         shown = litefix(command, "--help")
         assert f"Usage: litefix {command} {usage}" in shown.out and "{" not in shown.out.splitlines()[0]
 
