@@ -62,7 +62,7 @@ soak: $(STAMP) litestream
 # each per Litestream version (the suite runs 8); prints the counts the README quotes.
 STRESS_RUNS ?= 300
 stress: $(STAMP) litestream
-	LITEFIX_STRESS_RUNS=$(STRESS_RUNS) $(BIN)/pytest -p no:cacheprovider -s tests/test_live.py
+	LITEFIX_STRESS_RUNS=$(STRESS_RUNS) $(BIN)/pytest -p no:cacheprovider --timeout 3600 -s tests/test_live.py
 
 bench: $(STAMP) litestream
 	$(BIN)/python benchmarks/run.py

@@ -266,9 +266,12 @@ def repair(
     """Plan a repair from the evidence, show it, run it (journalled, undoable), and diagnose again.
 
     Nothing is deleted: replaced files go to <db dir>/.litefix/quarantine/ with a manifest.
+    Under a running `litefix boot`, it pauses that boot (app, then Litestream) and resumes it afterwards.
     Example: litefix repair /data/production_cable.sqlite3 --strategy auto --stop-litestream --yes
     """
     from litefix.diagnose.context import Context, Options
+    from litefix.gate.control import paused_boot
+    from litefix.gate.volume import held_by_others
     from litefix.render import to_json
     from litefix.render.repair import plan_text, repair_text
     from litefix.repair.strategies import RepairOptions
@@ -278,6 +281,20 @@ def repair(
     ctx = Context(db, options)
     if resume or rollback:
         report = finish_interrupted(ctx, "resume" if resume else "rollback", _progress)
+    elif not dry_run and held_by_others([ctx.db]):
+        # The entrypoint is `litefix boot`: it stops the app and Litestream for us and starts them again.
+        with paused_boot([ctx.db]) as said:
+            _progress(f"litefix boot: {said}")
+            ctx = Context(db, options)
+            wanted = RepairOptions(strategy.value, force, stop_litestream, timestamp, generation, txid)
+            diagnosis, plan = plan_repair(ctx, wanted)
+            typer.echo(to_json(plan.to_json()) if json_out else plan_text(plan), err=json_out)
+            if plan.refused or not plan.steps:
+                raise typer.Exit(EXIT_REFUSED if plan.refused else EXIT_OK if diagnosis.healthy else EXIT_FINDINGS)
+            if not (yes or (sys.stdin.isatty() and typer.confirm("Run this plan?", default=False))):
+                typer.echo("Not run: pass --yes to run it.", err=True)
+                raise typer.Exit(EXIT_REFUSED)
+            report = execute_plan(ctx, plan, _progress)
     else:
         wanted = RepairOptions(strategy.value, force, stop_litestream, timestamp, generation, txid)
         diagnosis, plan = plan_repair(ctx, wanted)

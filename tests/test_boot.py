@@ -343,3 +343,73 @@ def test_boot_without_an_app_or_with_exec_in_the_config_is_a_usage_error(contain
     with_exec = container.boot()
     assert with_exec.code == 2
     assert with_exec.err.startswith(f"Error: {container.config} has `exec: bin/rails server`")
+
+
+# --- repair under boot ------------------------------------------------------------------------------
+
+LEDGER_APP = r"""
+import os, signal, sqlite3, sys, time
+ledger, dbs = sys.argv[1], sys.argv[2:]
+stop = []
+signal.signal(signal.SIGTERM, lambda s, f: stop.append(s))
+cons = [sqlite3.connect(db, isolation_level=None, timeout=30) for db in dbs]
+with open(ledger, "a") as out:
+    out.write(f"start {os.getpid()}\n")
+    out.flush()
+    while not stop:
+        for db, con in zip(dbs, cons):
+            con.execute("INSERT INTO messages (boot, payload) VALUES (0, 'ledger')")
+            out.write(os.path.basename(db) + "\n")  # written only once the commit returned
+        out.flush()
+        time.sleep(0.02)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("container", VERSIONS, indirect=True)
+def test_repair_under_a_running_boot_pauses_it_and_loses_no_committed_row(container: Container) -> None:
+    """The container's entrypoint is `litefix boot`, the app writes all the time, and the cable
+    database's Litestream tables were dropped in place (a schema reload): Litestream can no longer
+    checkpoint it. `litefix repair` asks the running boot to pause — the app stopped, then Litestream
+    after its final sync — re-initialises cable, and boot starts both again. The container never
+    stops, boot blames nobody, and every row the app committed (its own ledger) is in the database
+    and on the replica."""
+    ledger = container.root / "ledger.txt"
+    (container.root / "ledger_app.py").write_text(LEDGER_APP)
+    app = [sys.executable, str(container.root / "ledger_app.py"), str(ledger), *container.dbs]
+    log = container.root / "boot.log"  # a file, not a pipe: nobody drains a pipe while the repair runs
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "litefix", *container.argv(app=app)], env=container.env(), stdout=out, stderr=out
+        )
+    try:
+        wait_for(lambda: ledger.exists() and ledger.read_text().count(CABLE) > 20, timeout=60, what="the app")
+        con = sqlite3.connect(container.db(), isolation_level=None, timeout=30)
+        con.execute("DROP TABLE _litestream_seq")
+        con.close()
+        repaired = litefix(
+            "repair", container.db(), "--config", container.config, "--strategy", "init", "--yes", env=container.env()
+        )
+        assert repaired.code == 0, repaired.out + repaired.err
+        assert "litefix boot: paused: the app and Litestream are stopped" in repaired.err
+        assert proc.poll() is None, "the container (boot) kept running"
+        wait_for(lambda: ledger.read_text().count("start ") == 2, timeout=60, what="boot to start the app again")
+        wait_for(lambda: ledger.read_text().count(CABLE) > 40, timeout=60, what="the app to write again")
+        assert len(container.litestream_pids()) == 1
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = log.read_text(errors="replace")
+    assert proc.returncode == 0, err[-3000:]
+    assert "asks for a pause" in err and "Litestream exited with" not in err
+    committed = ledger.read_text().splitlines()
+    for name in NAMES:
+        assert count_rows(container.db(name), "messages") == committed.count(name), name
+    container.redeploy()
+    restored = container.boot(prepare=None, app=[sys.executable, "-c", "pass"])
+    assert restored.code == 0, restored.err
+    for name in NAMES:
+        assert count_rows(container.db(name), "messages") == committed.count(name), f"{name} on the replica"

@@ -322,10 +322,38 @@ def test_many_databases_are_checked_at_once_and_reported_in_config_order(tmp_pat
         doc = result.json()
         assert result.code == 0 and doc["passed"] is True and doc["inspected"] is True
         assert [d["db"] for d in doc["databases"]] == [str(dep.db(n)) for n in names]
-        assert {line["name"] for line in doc["deployment"]} == {"storage", "replicas", "processes"}
+        assert {line["name"] for line in doc["deployment"]} == {"storage", "replicas", "processes"}  # no Rails app
         for database in doc["databases"]:
             assert {"db", "findings", "inspectors", "fix", "next_step"} <= set(database)
             assert [run["name"] for run in database["inspectors"]][:2] == ["repair-journal", "database-file"]
+
+
+def test_healthy_databases_are_one_line_each_and_usage_lines_name_their_arguments(tmp_path: Path) -> None:
+    """Four healthy databases were 48 lines of ✔; now one each, saying what the database is. The usage
+    lines read like a man page (`DB`, not `{db}`)."""
+    names = ("production.sqlite3", "production_queue.sqlite3", "production_cache.sqlite3", CABLE)
+    with deployment(tmp_path, "0.5.17", names) as dep:
+        config = dep.write_config()
+        for name in names:
+            migrate(dep.db(name), 5)
+        replicate = dep.replicate(config)  # the previous container replicated them all, then stopped
+        wait_for(lambda: all(dep.replica(n).exists() for n in names), what="every replica")
+        wait_for(lambda: all(has_litestream_tables(dep.db(n)) for n in names), what="Litestream's tables")
+        replicate.stop()
+        result = check(config, "0.5.17")
+        assert result.code == 0, result.out
+        for name in names:
+            (line,) = [row for row in result.out.splitlines() if row.startswith(f"✔ {name} ")]
+            assert " healthy " in line and "WAL mode" in line
+        verbose = check(config, "0.5.17", "--verbose")
+        assert sum(1 for row in verbose.out.splitlines() if row.startswith(f"✔ {CABLE} ")) > 5
+    for command, usage in (
+        ("diagnose", "[OPTIONS] DB"),
+        ("repair", "[OPTIONS] DB"),
+        ("boot", "[OPTIONS] -- APP [ARGS]..."),
+    ):
+        shown = litefix(command, "--help")
+        assert f"Usage: litefix {command} {usage}" in shown.out and "{" not in shown.out.splitlines()[0]
 
 
 def test_no_config_and_a_broken_config_are_usage_errors(tmp_path: Path) -> None:

@@ -110,6 +110,7 @@ def stress(root: Path, version: str, runs: int) -> dict[str, Counter[str]]:
     the busy deployment; count every finding by severity and code."""
     seen: dict[str, Counter[str]] = {"error": Counter(), "warning": Counter(), "info": Counter(), "runs": Counter()}
     errors: list[str] = []
+    warnings: list[str] = []
     os.environ["LITEFIX_LITESTREAM"] = str(Replicator(version, root, root).binary)
     with busy_deployment(root, version) as (config, dbs):
         options = Options.from_cli(config=str(config))
@@ -122,6 +123,8 @@ def stress(root: Path, version: str, runs: int) -> dict[str, Counter[str]]:
                 seen[f.severity.value][f.code] += 1
                 if f.severity is Severity.ERROR:
                     errors.append("check: " + _describe(subject, f))
+                elif f.severity is Severity.WARNING and not f.code.endswith("-not-persistent"):
+                    warnings.append("check: " + _describe(subject, f))
             db = dbs[i % len(dbs)]
             diagnosis = diagnose(db, options)
             seen["runs"]["diagnose"] += 1
@@ -129,7 +132,11 @@ def stress(root: Path, version: str, runs: int) -> dict[str, Counter[str]]:
                 seen[f.severity.value][f.code] += 1
                 if f.severity is Severity.ERROR:
                     errors.append("diagnose: " + _describe(str(db), f))
+                elif f.severity is Severity.WARNING and f.code != "database-not-persistent":
+                    warnings.append("diagnose: " + _describe(str(db), f))
             assert report.inspected and diagnosis.inspected, [r for r in diagnosis.inspectors if r.status != "ok"]
+    if warnings:
+        print("\n" + "\n".join(warnings[:20]))
     print(
         f"\nLitestream {version}: {dict(seen['runs'])} runs; errors {dict(seen['error'])}; "
         f"warnings {dict(seen['warning'])}; infos {dict(seen['info'])}"

@@ -48,6 +48,7 @@ from litefix.errors import (
     UsageError,
 )
 from litefix.gate.check import configured_databases, gate_options, run_check
+from litefix.gate.control import ControlServer, Request, socket_path
 from litefix.gate.deployment import describe_litestreams, litestream_at_work
 from litefix.gate.supervise import (
     POLL,
@@ -63,7 +64,7 @@ from litefix.gate.supervise import (
     stop_litestream,
     wait_until_idle_0_3,
 )
-from litefix.gate.volume import CHECKING, PREPARING, REPLICATING, RESTORING, VolumeLock, wait_for_replicator
+from litefix.gate.volume import CHECKING, PAUSED, PREPARING, REPLICATING, RESTORING, VolumeLock, wait_for_replicator
 from litefix.model import Severity
 from litefix.system.litestream import Binary, Invocation, require_binary
 
@@ -156,7 +157,9 @@ def boot(options: BootOptions, app: Sequence[str], output: Log = lambda _m: None
         log(f"check: {check_verdict(report)}")
         for line in noted_findings(report, Severity.WARNING):
             log(f"  {line}")
-        return supervise(binary, config, databases, app, signals, options, log, lock)
+        with ControlServer(socket_path(databases)) as control:
+            lock.socket = control.path
+            return supervise(binary, config, databases, app, signals, options, log, lock, control)
 
 
 # --- 1. nothing else may be at work ----------------------------------------------------------------
@@ -244,52 +247,125 @@ def supervise(
     options: BootOptions,
     log: Log,
     lock: VolumeLock | None = None,
+    control: ControlServer | None = None,
 ) -> int:
+    """Litestream, then the app; until the app exits. A repair may pause both through `control`
+    (gate/control.py): the app is stopped, then Litestream after its final sync, and both start again
+    when the repair is done — a stop litefix ordered is never blamed on Litestream."""
+    resumed: Request | None = None
+    while True:
+        litestream = _start_litestream(binary, config, log)
+        app_proc: subprocess.Popen[bytes] | None = None
+        app_code: int | None = None
+        pause: Request | None = None
+        try:
+            wait_until_open(litestream, databases, signals, options.ready_timeout, log)
+            app_proc = _start_app(app, log)
+            signals.target = app_proc.pid
+            if lock is not None:
+                lock.set_phase(REPLICATING)
+            log(f"Litestream has opened the databases; app started (pid {app_proc.pid}): {' '.join(app)}")
+            if resumed is not None:
+                resumed.reply(True, f"resumed: Litestream and the app (pid {app_proc.pid}) run again")
+                resumed = None
+            if signals.received is not None:  # came between the two lines above
+                _signal_group(app_proc.pid, signals.received)
+            procs = {litestream.pid: litestream, app_proc.pid: app_proc}
+            while True:
+                done = reap(procs, None, until=control.has_request if control else None)
+                if done is not None:
+                    break
+                assert control is not None
+                request = control.poll()
+                if request is None:
+                    continue
+                if request.op == "pause" and signals.received is None:
+                    pause = request
+                    break
+                if request.op != "closed":
+                    request.reply(False, f"`{request.op}` while running: only `pause` is possible now")
+            if pause is not None:
+                log(f"{pause.who} asks for a pause: stopping the app (pid {app_proc.pid}), then Litestream")
+                signals.target = None
+                _stop_app(app_proc)
+                if binary.generation == "0.3":
+                    wait_until_idle_0_3(config, databases)
+                stop_litestream(litestream, options.stop_timeout, log)
+                if lock is not None:
+                    lock.set_phase(PAUSED)
+                pause.reply(True, "paused: the app and Litestream are stopped")
+                log("paused for the repair; Litestream and the app start again when it is done")
+                resumed = _wait_for_resume(control, signals)
+                if resumed is None:  # stopped (docker stop) while paused: nothing is running
+                    return 0
+                log(f"{resumed.who or 'the repair'} is done: starting Litestream and the app again")
+                continue
+            assert done is not None
+            pid, code = done
+            if pid == litestream.pid:
+                log(f"Litestream exited ({code}) while the app ran: stopping the app (pid {app_proc.pid})")
+                _stop_app(app_proc)
+                outside = code in (0, -signal.SIGTERM)
+                raise BootFailed(
+                    f"Litestream exited with {code} while the app ran, so the app was stopped: its writes would not "
+                    "have been backed up",
+                    "something outside boot stopped it (a `kill`, or `litefix repair --stop-litestream` from an "
+                    "older litefix): to repair under boot, run `litefix repair`, which pauses boot instead"
+                    if outside
+                    else "Litestream's log above says why; fix it, then boot again",
+                    EXIT_LITESTREAM_STOPPED,
+                )
+            app_code = code
+            signals.target = None
+            log(f"the app exited with {_exit_code(code)}; stopping Litestream after its final sync")
+            if binary.generation == "0.3":
+                wait_until_idle_0_3(config, databases)
+        finally:
+            stop_litestream(litestream, options.stop_timeout, log)
+        return _exit_code(app_code)
+
+
+def _start_litestream(binary: Binary, config: LitestreamConfig, log: Log) -> subprocess.Popen[bytes]:
     argv = [binary.path, "replicate", "-config", config.source_path]
     log(f"starting {' '.join(argv)}")
-    litestream = subprocess.Popen(
+    return subprocess.Popen(
         argv,
         env=Invocation(binary).environment(),
         start_new_session=True,
         preexec_fn=_die_with_parent,  # noqa: PLW1509
     )
-    app_proc: subprocess.Popen[bytes] | None = None
-    app_code: int | None = None
+
+
+def _start_app(app: Sequence[str], log: Log) -> subprocess.Popen[bytes]:
     try:
-        wait_until_open(litestream, databases, signals, options.ready_timeout, log)
-        try:
-            app_proc = subprocess.Popen(list(app), process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
-        except OSError as exc:
-            raise UsageError(
-                f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
-            ) from None
-        signals.target = app_proc.pid
-        if lock is not None:
-            lock.set_phase(REPLICATING)
-        log(f"Litestream has opened the databases; app started (pid {app_proc.pid}): {' '.join(app)}")
-        if signals.received is not None:  # came between the two lines above
-            _signal_group(app_proc.pid, signals.received)
-        pid, code = reap_first({litestream.pid: litestream, app_proc.pid: app_proc})
-        if pid == litestream.pid:
-            log(f"Litestream exited ({code}) while the app ran: stopping the app (pid {app_proc.pid})")
-            _signal_group(app_proc.pid, signal.SIGTERM)
-            if reap({app_proc.pid: app_proc}, APP_STOP_TIMEOUT) is None:
-                _signal_group(app_proc.pid, signal.SIGKILL)
-                reap_first({app_proc.pid: app_proc})
-            raise BootFailed(
-                f"Litestream exited with {code} while the app ran, so the app was stopped: its writes would not "
-                "have been backed up",
-                "Litestream's log above says why; fix it, then boot again",
-                EXIT_LITESTREAM_STOPPED,
-            )
-        app_code = code
-        signals.target = None
-        log(f"the app exited with {_exit_code(code)}; stopping Litestream after its final sync")
-        if binary.generation == "0.3":
-            wait_until_idle_0_3(config, databases)
-    finally:
-        stop_litestream(litestream, options.stop_timeout, log)
-    return _exit_code(app_code)
+        return subprocess.Popen(list(app), process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    except OSError as exc:
+        raise UsageError(
+            f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
+        ) from None
+
+
+def _stop_app(app_proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the app's group; SIGKILL if it has not stopped within APP_STOP_TIMEOUT."""
+    _signal_group(app_proc.pid, signal.SIGTERM)
+    if reap({app_proc.pid: app_proc}, APP_STOP_TIMEOUT) is None:
+        _signal_group(app_proc.pid, signal.SIGKILL)
+        reap_first({app_proc.pid: app_proc})
+
+
+def _wait_for_resume(control: ControlServer | None, signals: Signals) -> Request | None:
+    """While paused: the repair's `resume` (or its connection closing: it died) ends the pause; a stop
+    signal to boot ends boot. Orphans are reaped meanwhile."""
+    assert control is not None
+    while signals.received is None:
+        reap({}, POLL)
+        request = control.wait(POLL)
+        if request is None:
+            continue
+        if request.op in ("resume", "closed"):
+            return request
+        request.reply(request.op == "pause", "already paused")
+    return None
 
 
 def wait_until_open(

@@ -117,9 +117,14 @@ def stop_litestream(litestream: subprocess.Popen[bytes], timeout: float, log: Lo
 # --- processes and signals --------------------------------------------------------------------------
 
 
-def reap(wanted: dict[int, subprocess.Popen[bytes]], timeout: float | None = None) -> tuple[int, int] | None:
+def reap(
+    wanted: dict[int, subprocess.Popen[bytes]],
+    timeout: float | None = None,
+    until: Callable[[], bool] | None = None,
+) -> tuple[int, int] | None:
     """Wait until one of `wanted` exits and return (pid, exit code, negative for a signal); None after
-    `timeout`. Any other child is reaped on the way: as PID 1, litefix inherits the app's orphans."""
+    `timeout`, or as soon as `until()` is true (a control request). Any other child is reaped on the
+    way: as PID 1, litefix inherits the app's orphans."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         for proc in wanted.values():
@@ -135,6 +140,8 @@ def reap(wanted: dict[int, subprocess.Popen[bytes]], timeout: float | None = Non
         if pid:
             continue  # an orphan, reaped
         if deadline is not None and time.monotonic() > deadline:
+            return None
+        if until is not None and until():
             return None
         time.sleep(POLL)
 

@@ -65,6 +65,7 @@ class LockHolder:
     phase: str = ""
     since: float | None = None
     command: str = ""
+    socket: str = ""  # its control socket (gate/control.py), for a repair to pause it
 
     def describe(self) -> str:
         who = f"litefix boot (pid {self.pid} in its own PID namespace, host {self.host or '?'})"
@@ -99,6 +100,7 @@ def _holder(path: str, text: str) -> LockHolder:
         str(doc.get("phase", "")),
         float(since) if isinstance(since, int | float) else None,
         str(doc.get("command", "")),
+        str(doc.get("socket", "")),
     )
 
 
@@ -134,6 +136,7 @@ class VolumeLock:
         self._fds: dict[str, int] = {}
         self._since = time.time()
         self.phase = ""
+        self.socket = ""  # set once boot listens for repairs
 
     def acquire(self, wait: float = 0.0, log: Callable[[str], None] = lambda _m: None) -> None:
         """Take every lock, waiting up to `wait` seconds for a holder to let go; Refused naming it."""
@@ -182,6 +185,7 @@ class VolumeLock:
             "phase": phase,
             "since": self._since,
             "command": self.command[:500],
+            "socket": self.socket,
         }
         data = json.dumps(doc).encode() + b"\n"
         for fd in self._fds.values():

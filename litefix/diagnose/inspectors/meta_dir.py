@@ -172,6 +172,8 @@ def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
         verified += 1
         try:
             ltx_page_sums(info.path, verify=True)  # one pass in C; raises on a bad file checksum
+        except FileNotFoundError:
+            continue  # compacted away by a running Litestream since the listing: not damage
         except (LtxError, OSError) as exc:
             corrupt.append({"file": str(info.path), "error": str(exc)})
     report.facts["l0_files_verified"] = verified
