@@ -9,6 +9,8 @@ from the -wal header.
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 import sys
 from dataclasses import dataclass
@@ -103,5 +105,12 @@ def parse_shm(data: bytes, byteorder: str = sys.byteorder) -> WalIndex:
 
 
 def read_shm(path: str) -> WalIndex:
-    with open(path, "rb", buffering=0) as fh:
-        return parse_shm(fh.read(MIN_SIZE))
+    """The wal-index header of the -shm at `path`. Opened without blocking and refused unless it is a
+    regular file: a FIFO put at the -shm's name would otherwise hang the reader until a writer comes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ShmError(f"{path} is not a regular file")
+        return parse_shm(os.pread(fd, MIN_SIZE, 0))
+    finally:
+        os.close(fd)
