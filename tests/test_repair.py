@@ -358,7 +358,9 @@ def _crash_cases() -> Iterator[tuple[str, str, str]]:
             yield strategy, VERSIONS[n % 2], f"after-{i}"
             n += 1
     yield "quarantine", VERSIONS[0], "renamed#1"  # between a rename and the manifest update
-    yield "restore", VERSIONS[1], "recorded#2"  # intent recorded, file not yet moved
+    # intent recorded, file not yet moved: the first move, since which leftovers exist beside the
+    # deleted database (-wal, -shm) depends on how Litestream last closed it
+    yield "restore", VERSIONS[1], "recorded#1"
 
 
 @pytest.mark.slow
