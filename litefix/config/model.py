@@ -82,11 +82,6 @@ class ReplicaConfig:
     node: yaml.MappingNode | None = field(default=None, repr=False, compare=False)  # for narrowed_yaml
 
     @property
-    def display_name(self) -> str:
-        """0.3 names a replica by its `name:`, else by its type."""
-        return self.name or self.type
-
-    @property
     def understood_by(self) -> tuple[str, ...]:
         """The generations that read this replica as written (no note against it)."""
         return tuple(g for g in GENERATIONS if not any(n.generation == g for n in self.notes))
