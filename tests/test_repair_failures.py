@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from litefix.repair.quarantine import sha256_file
-from tests.helpers import NOBODY, as_nobody, litefix
+from tests.helpers import NOBODY, as_nobody, litefix, skip_outside_ci
 from tests.litestream_harness import binary, count_rows, has_litestream_tables, migrate
 
 pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
@@ -28,14 +28,14 @@ pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, r
 def small_disk() -> Iterator[Path]:
     """A 1 MiB tmpfs: the database's own filesystem, nearly full."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; the full-disk path is exercised in CI, which runs as root")
+        skip_outside_ci("mounting a tmpfs needs root; the full-disk path is exercised in CI, which runs as root")
     where = Path(tempfile.mkdtemp(prefix="litefix-full-"))
     proc = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True, check=False
     )
     if proc.returncode:
         shutil.rmtree(where)
-        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.decode().strip()}): no full disk to test with")
+        skip_outside_ci(f"cannot mount a tmpfs here ({proc.stderr.decode().strip()}): no full disk to test with")
     try:
         yield where
     finally:
@@ -84,7 +84,7 @@ def shared_dir() -> Iterator[Path]:
 
 def test_a_directory_the_user_may_not_write_refuses_before_touching_anything(shared_dir: Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root to run litefix as another user (as a normal user, use a directory you do not own)")
+        skip_outside_ci("needs root to run litefix as another user (as a normal user, use a directory you do not own)")
     as_nobody()
     db = shared_dir / "app.db"
     migrate(db, 10)

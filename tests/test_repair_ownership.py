@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import skip_outside_ci
 from tests.litestream_harness import binary, count_rows, migrate
 from tests.test_repair import DB, replicated_site
 
@@ -34,9 +35,9 @@ SETPRIV = ["setpriv", f"--reuid={APP_UID}", f"--regid={APP_UID}", "--clear-group
 @pytest.fixture
 def shared_root() -> Iterator[Path]:
     if os.geteuid() != 0:
-        pytest.skip("needs root to own files as another user; CI runs as root")
+        skip_outside_ci("needs root to own files as another user; CI runs as root")
     if not shutil.which("setpriv"):
-        pytest.skip("setpriv is missing: cannot run the app and Litestream as uid 1000")
+        skip_outside_ci("setpriv is missing: cannot run the app and Litestream as uid 1000")
     root = Path(tempfile.mkdtemp(prefix="litefix-owner-"))
     root.chmod(0o755)
     yield root
