@@ -26,7 +26,7 @@ from litefix.replicas.pages import plan_ltx_restore
 from litefix.replicas.reader import read_replica, replica_targets
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, count_rows, migrate
-from tests.s3server import S3Server
+from tests.s3server import S3Server, start_server
 from tests.scenarios import paused, start_replicating
 
 pytestmark = pytest.mark.litestream
@@ -214,7 +214,22 @@ def test_nagios_format_maps_a_round_trip_to_ok_and_a_refusal_to_critical(
 def test_a_write_reaches_an_s3_replica_proven_by_ranged_reads(tmp_path: Path, version: str, s3: S3Server) -> None:
     """S3 replicas are listed natively and the row is read back by ranged reads of the few objects that hold
     its pages (0.5: LTX page indexes and frames; 0.3: the WAL segments after the snapshot, the snapshot's prefix)."""
-    bucket = f"verify-{version.replace('.', '-')}"
+    dep, _rep = replicate_to_s3(tmp_path, version, s3)
+    try:
+        result = run_verify(dep, "--json", "--timeout", "90")  # each poll and proof is a binary run: slow under load
+    finally:
+        dep.stop_all()
+    assert result.code == 0, result.out + result.err
+    doc = result.json()
+    assert doc["ok"] and doc["proof"] == "pages" and doc["replica"].startswith("s3://"), doc
+    assert 2 <= doc["pages_read"] <= 6 and 0 < doc["remote_requests"] <= 40, doc
+    assert doc["remote_bytes"] < 4 << 20, doc  # blocks of 64 KiB (a 0.3 snapshot's prefix: 1 MiB reads)
+
+
+def replicate_to_s3(tmp_path: Path, version: str, s3: S3Server, name: str = "verify") -> tuple[Deployment, Replicator]:
+    """A migrated database replicated by a running Litestream to a bucket of `s3`, its first snapshot written.
+    Each test its own bucket `name`: one replica URL for two databases is itself an error diagnose reports."""
+    bucket = f"{name}-{version.replace('.', '-')}"
     with contextlib.suppress(OSError):
         s3.create_bucket(bucket)
     dep = Deployment(tmp_path, version, ("app.db",))
@@ -230,11 +245,41 @@ def test_a_write_reaches_an_s3_replica_proven_by_ranged_reads(tmp_path: Path, ve
     rep = dep.replicate(config)
     try:
         rep.wait_for_log("snapshot written" if version.startswith("0.3") else "snapshot complete", 30)
-        result = run_verify(dep, "--json", "--timeout", "90")  # each poll and proof is a binary run: slow under load
-    finally:
+    except BaseException:
         dep.stop_all()
-    assert result.code == 0, result.out + result.err
-    doc = result.json()
-    assert doc["ok"] and doc["proof"] == "pages" and doc["replica"].startswith("s3://"), doc
-    assert 2 <= doc["pages_read"] <= 6 and 0 < doc["remote_requests"] <= 40, doc
-    assert doc["remote_bytes"] < 4 << 20, doc  # blocks of 64 KiB (a 0.3 snapshot's prefix: 1 MiB reads)
+        raise
+    return dep, rep
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", VERSIONS)
+def test_on_s3_a_paused_litestream_a_stopped_server_and_a_stopped_litestream_each_fail_by_name(
+    tmp_path: Path, version: str, s3: S3Server
+) -> None:
+    """A private S3 server (the shared one must stay up): Litestream paused -> not syncing; the server
+    stopped under a running Litestream -> replica unreachable; Litestream stopped -> refused."""
+    del s3  # its credentials are in the environment; the server stopped here is this test's own
+    server = start_server(tmp_path / "moto.log")
+    try:
+        dep, rep = replicate_to_s3(tmp_path, version, server, "verify-fail")
+        try:
+            with paused(rep):
+                not_syncing = run_verify(dep, "--json", "--timeout", "2")
+            server.proc.terminate()
+            server.proc.wait(10)
+            unreachable = run_verify(dep, "--json", "--timeout", "2")
+            rep.stop()
+            refused = run_verify(dep, "--json")
+        finally:
+            dep.stop_all()
+    finally:
+        if server.proc.poll() is None:
+            server.proc.terminate()
+            server.proc.wait(10)
+    assert not_syncing.code == 1, not_syncing.out + not_syncing.err
+    assert not_syncing.json()["finding"]["code"] == "verify-not-syncing", not_syncing.out
+    assert unreachable.code == 1, unreachable.out + unreachable.err
+    doc = unreachable.json()
+    assert doc["finding"]["code"] == "verify-replica-unreachable", doc
+    assert "connection" in doc["finding"]["message"] or "refused" in doc["finding"]["message"], doc
+    assert refused.code == 1 and refused.json()["finding"]["code"] == "verify-not-replicated", refused.out
