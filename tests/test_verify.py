@@ -18,8 +18,15 @@ import pytest
 
 from litefix.config import load_config
 from litefix.diagnose.context import Options
-from litefix.formats.ltx import read_page_index
-from litefix.monitor.replica_pages import GenerationPageLookup, LtxPageLookup, find_row, walk_to_page
+from litefix.formats.ltx import read_page_index, read_page_index_from
+from litefix.monitor.replica_pages import (
+    GenerationPageLookup,
+    LtxPageLookup,
+    RangedObject,
+    Reads,
+    find_row,
+    walk_to_page,
+)
 from litefix.monitor.state import load_last_verify
 from litefix.monitor.verify import VerifyOptions, verify
 from litefix.replicas.pages import plan_ltx_restore
@@ -144,16 +151,30 @@ def test_the_page_reader_finds_the_row_and_only_that_row(live: tuple[Deployment,
     [target] = replica_targets(str(dep.db()), None, config, config.find_db(str(dep.db())))
     view = read_replica(target, None, cfg, str(dep.db()))
     generation = view.latest_generation()
-    lookup = LtxPageLookup(plan_ltx_restore(view.ltx)) if view.ltx else GenerationPageLookup(generation)  # type: ignore[arg-type]
-    try:
-        assert find_row(lookup, "_litefix_verify", done.token)
-        assert not find_row(lookup, "_litefix_verify", "0" * 32)
-        assert not find_row(lookup, "no_such_table", done.token)
-    finally:
-        lookup.close()
+    # Read from the files, and by ranged reads through the storage interface (what an object store gets).
+    for storage in (None, view.storage):
+        lookup = (
+            LtxPageLookup(plan_ltx_restore(view.ltx), storage)
+            if view.ltx
+            else GenerationPageLookup(generation, storage)  # type: ignore[arg-type]
+        )
+        try:
+            assert find_row(lookup, "_litefix_verify", done.token)
+            assert not find_row(lookup, "_litefix_verify", "0" * 32)
+            assert not find_row(lookup, "no_such_table", done.token)
+            if isinstance(lookup, GenerationPageLookup):  # the snapshot's prefix, as far as page 2
+                assert lookup._snapshot_page(2)[:1] in (b"\x0d", b"\x05"), "a table b-tree page"
+            assert (lookup.reads.requests > 0) == (storage is not None)
+        finally:
+            lookup.close()
+    assert view.storage is not None
     for ltx in dep.replica().glob("ltx/*/*.ltx"):  # the frame walk finds what the page index says
         index = read_page_index(ltx)
         assert all(walk_to_page(ltx, p) == index.get(p) for p in range(1, 33)), ltx
+        key = str(ltx.relative_to(dep.replica()))
+        ranged = RangedObject(view.storage, key, ltx.stat().st_size, Reads())
+        assert read_page_index_from(ranged, ranged.size, key) == index  # type: ignore[arg-type]
+        assert all(walk_to_page(ltx, p, ranged) == index.get(p) for p in range(1, 33)), ltx
 
 
 def damage_replica(dep: Deployment) -> None:
