@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,7 +238,7 @@ def test_a_write_reaches_an_s3_replica_proven_by_ranged_reads(tmp_path: Path, ve
     its pages (0.5: LTX page indexes and frames; 0.3: the WAL segments after the snapshot, the snapshot's prefix)."""
     dep, _rep = replicate_to_s3(tmp_path, version, s3)
     try:
-        result = run_verify(dep, "--json", "--timeout", "90")  # each poll and proof is a binary run: slow under load
+        result = run_verify(dep, "--json", "--timeout", "90")
     finally:
         dep.stop_all()
     assert result.code == 0, result.out + result.err
@@ -289,7 +290,7 @@ def test_on_s3_a_paused_litestream_a_stopped_server_and_a_stopped_litestream_eac
             server.proc.terminate()
             server.proc.wait(10)
             unreachable = run_verify(dep, "--json", "--timeout", "2")
-            rep.stop()
+            rep.stop(signal.SIGKILL)  # killed: with its store gone a 0.5 would spend 15 s on a final sync
             refused = run_verify(dep, "--json")
         finally:
             dep.stop_all()
