@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +19,22 @@ import pytest
 
 from litefix.config import load_config
 from litefix.diagnose.context import Options
-from litefix.formats.ltx import read_page_index
-from litefix.monitor.replica_pages import GenerationPageLookup, LtxPageLookup, find_row, walk_to_page
+from litefix.formats.ltx import read_page_index, read_page_index_from
+from litefix.monitor.replica_pages import (
+    GenerationPageLookup,
+    LtxPageLookup,
+    RangedObject,
+    Reads,
+    find_row,
+    walk_to_page,
+)
 from litefix.monitor.state import load_last_verify
 from litefix.monitor.verify import VerifyOptions, verify
 from litefix.replicas.pages import plan_ltx_restore
 from litefix.replicas.reader import read_replica, replica_targets
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, count_rows, migrate
-from tests.s3server import S3Server
+from tests.s3server import S3Server, start_server
 from tests.scenarios import paused, start_replicating
 
 pytestmark = pytest.mark.litestream
@@ -144,16 +152,30 @@ def test_the_page_reader_finds_the_row_and_only_that_row(live: tuple[Deployment,
     [target] = replica_targets(str(dep.db()), None, config, config.find_db(str(dep.db())))
     view = read_replica(target, None, cfg, str(dep.db()))
     generation = view.latest_generation()
-    lookup = LtxPageLookup(plan_ltx_restore(view.ltx)) if view.ltx else GenerationPageLookup(generation)  # type: ignore[arg-type]
-    try:
-        assert find_row(lookup, "_litefix_verify", done.token)
-        assert not find_row(lookup, "_litefix_verify", "0" * 32)
-        assert not find_row(lookup, "no_such_table", done.token)
-    finally:
-        lookup.close()
+    # Read from the files, and by ranged reads through the storage interface (what an object store gets).
+    for storage in (None, view.storage):
+        lookup = (
+            LtxPageLookup(plan_ltx_restore(view.ltx), storage)
+            if view.ltx
+            else GenerationPageLookup(generation, storage)  # type: ignore[arg-type]
+        )
+        try:
+            assert find_row(lookup, "_litefix_verify", done.token)
+            assert not find_row(lookup, "_litefix_verify", "0" * 32)
+            assert not find_row(lookup, "no_such_table", done.token)
+            if isinstance(lookup, GenerationPageLookup):  # the snapshot's prefix, as far as page 2
+                assert lookup._snapshot_page(2)[:1] in (b"\x0d", b"\x05"), "a table b-tree page"
+            assert (lookup.reads.requests > 0) == (storage is not None)
+        finally:
+            lookup.close()
+    assert view.storage is not None
     for ltx in dep.replica().glob("ltx/*/*.ltx"):  # the frame walk finds what the page index says
         index = read_page_index(ltx)
         assert all(walk_to_page(ltx, p) == index.get(p) for p in range(1, 33)), ltx
+        key = str(ltx.relative_to(dep.replica()))
+        ranged = RangedObject(view.storage, key, ltx.stat().st_size, Reads())
+        assert read_page_index_from(ranged, ranged.size, key) == index  # type: ignore[arg-type]
+        assert all(walk_to_page(ltx, p, ranged) == index.get(p) for p in range(1, 33)), ltx
 
 
 def damage_replica(dep: Deployment) -> None:
@@ -211,9 +233,25 @@ def test_nagios_format_maps_a_round_trip_to_ok_and_a_refusal_to_critical(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
-def test_a_write_reaches_an_s3_replica_proven_by_restore(tmp_path: Path, version: str, s3: S3Server) -> None:
-    """S3 replicas are listed through the binary; without native object reading the proof is a restore."""
-    bucket = f"verify-{version.replace('.', '-')}"
+def test_a_write_reaches_an_s3_replica_proven_by_ranged_reads(tmp_path: Path, version: str, s3: S3Server) -> None:
+    """S3 replicas are listed natively and the row is read back by ranged reads of the few objects that hold
+    its pages (0.5: LTX page indexes and frames; 0.3: the WAL segments after the snapshot, the snapshot's prefix)."""
+    dep, _rep = replicate_to_s3(tmp_path, version, s3)
+    try:
+        result = run_verify(dep, "--json", "--timeout", "90")
+    finally:
+        dep.stop_all()
+    assert result.code == 0, result.out + result.err
+    doc = result.json()
+    assert doc["ok"] and doc["proof"] == "pages" and doc["replica"].startswith("s3://"), doc
+    assert 2 <= doc["pages_read"] <= 6 and 0 < doc["remote_requests"] <= 40, doc
+    assert doc["remote_bytes"] < 4 << 20, doc  # blocks of 64 KiB (a 0.3 snapshot's prefix: 1 MiB reads)
+
+
+def replicate_to_s3(tmp_path: Path, version: str, s3: S3Server, name: str = "verify") -> tuple[Deployment, Replicator]:
+    """A migrated database replicated by a running Litestream to a bucket of `s3`, its first snapshot written.
+    Each test its own bucket `name`: one replica URL for two databases is itself an error diagnose reports."""
+    bucket = f"{name}-{version.replace('.', '-')}"
     with contextlib.suppress(OSError):
         s3.create_bucket(bucket)
     dep = Deployment(tmp_path, version, ("app.db",))
@@ -229,9 +267,41 @@ def test_a_write_reaches_an_s3_replica_proven_by_restore(tmp_path: Path, version
     rep = dep.replicate(config)
     try:
         rep.wait_for_log("snapshot written" if version.startswith("0.3") else "snapshot complete", 30)
-        result = run_verify(dep, "--json", "--timeout", "90")  # each poll and proof is a binary run: slow under load
-    finally:
+    except BaseException:
         dep.stop_all()
-    assert result.code == 0, result.out + result.err
-    doc = result.json()
-    assert doc["ok"] and doc["proof"] == "restore" and doc["replica"].startswith("s3://")
+        raise
+    return dep, rep
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", VERSIONS)
+def test_on_s3_a_paused_litestream_a_stopped_server_and_a_stopped_litestream_each_fail_by_name(
+    tmp_path: Path, version: str, s3: S3Server
+) -> None:
+    """A private S3 server (the shared one must stay up): Litestream paused -> not syncing; the server
+    stopped under a running Litestream -> replica unreachable; Litestream stopped -> refused."""
+    del s3  # its credentials are in the environment; the server stopped here is this test's own
+    server = start_server(tmp_path / "moto.log")
+    try:
+        dep, rep = replicate_to_s3(tmp_path, version, server, "verify-fail")
+        try:
+            with paused(rep):
+                not_syncing = run_verify(dep, "--json", "--timeout", "2")
+            server.proc.terminate()
+            server.proc.wait(10)
+            unreachable = run_verify(dep, "--json", "--timeout", "2")
+            rep.stop(signal.SIGKILL)  # killed: with its store gone a 0.5 would spend 15 s on a final sync
+            refused = run_verify(dep, "--json")
+        finally:
+            dep.stop_all()
+    finally:
+        if server.proc.poll() is None:
+            server.proc.terminate()
+            server.proc.wait(10)
+    assert not_syncing.code == 1, not_syncing.out + not_syncing.err
+    assert not_syncing.json()["finding"]["code"] == "verify-not-syncing", not_syncing.out
+    assert unreachable.code == 1, unreachable.out + unreachable.err
+    doc = unreachable.json()
+    assert doc["finding"]["code"] == "verify-replica-unreachable", doc
+    assert "connection" in doc["finding"]["message"] or "refused" in doc["finding"]["message"], doc
+    assert refused.code == 1 and refused.json()["finding"]["code"] == "verify-not-replicated", refused.out

@@ -20,6 +20,7 @@ cannot parse is one it silently skips, so it is reported as unrecognized, not re
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import lz4.frame
 
@@ -379,7 +381,9 @@ def replicated_end(generation: Generation) -> Pos | None:
 # --- LZ4 frames ----------------------------------------------------------------------------
 
 
-def iter_lz4_frame(path: str | os.PathLike[str], *, what: str = "file") -> Iterator[bytes]:
+def iter_lz4_frame(
+    path: str | os.PathLike[str], *, what: str = "file", reader: BinaryIO | None = None
+) -> Iterator[bytes]:
     """Decompress one LZ4 frame file in pieces of at most CHUNK_BYTES, reading READ_BYTES at a time.
 
     Raises GenerationsError when the file is not an LZ4 frame, is damaged, ends before the
@@ -387,7 +391,7 @@ def iter_lz4_frame(path: str | os.PathLike[str], *, what: str = "file") -> Itera
     """
     decompressor = lz4.frame.LZ4FrameDecompressor()
     total = 0
-    with open(path, "rb") as fh:
+    with contextlib.nullcontext(reader) if reader is not None else open(path, "rb") as fh:
         head = fh.read(4)
         if head != LZ4_FRAME_MAGIC:
             raise GenerationsError(f"{what} {path} starts with {head.hex() or 'nothing'}, not the LZ4 frame magic")
@@ -414,9 +418,9 @@ def iter_lz4_frame(path: str | os.PathLike[str], *, what: str = "file") -> Itera
                 return
 
 
-def iter_snapshot_chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:
+def iter_snapshot_chunks(path: str | os.PathLike[str], reader: BinaryIO | None = None) -> Iterator[bytes]:
     """The database file a snapshot holds, in bounded pieces; concatenated, it starts `SQLite format 3\\0`."""
-    return iter_lz4_frame(path, what="snapshot")
+    return iter_lz4_frame(path, what="snapshot", reader=reader)
 
 
 def iter_wal_segment_chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:

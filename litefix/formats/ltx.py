@@ -782,16 +782,20 @@ def read_page_index(path: str | os.PathLike[str]) -> dict[int, tuple[int, int]]:
     reading whole files: only the pages that matter are then read and decompressed.
     """
     with open(path, "rb", buffering=0) as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size < MIN_FILE_SIZE:
-            raise LtxError(f"{path}: truncated: {size} bytes, an LTX file is at least {MIN_FILE_SIZE}")
-        fh.seek(size - TRAILER_SIZE - INDEX_SIZE_FIELD)
-        (index_size,) = struct.unpack(">Q", fh.read(INDEX_SIZE_FIELD))
-        start = size - TRAILER_SIZE - INDEX_SIZE_FIELD - index_size
-        if index_size == 0 or start < HEADER_SIZE:
-            raise LtxError(f"{path}: page index size {index_size} does not fit in a {size}-byte file")
-        fh.seek(start)
-        data = fh.read(index_size)
+        return read_page_index_from(fh, os.fstat(fh.fileno()).st_size, str(path))
+
+
+def read_page_index_from(fh: BinaryIO, size: int, path: str) -> dict[int, tuple[int, int]]:
+    """read_page_index over any seekable reader of a `size`-byte LTX file (a ranged reader of an object)."""
+    if size < MIN_FILE_SIZE:
+        raise LtxError(f"{path}: truncated: {size} bytes, an LTX file is at least {MIN_FILE_SIZE}")
+    fh.seek(size - TRAILER_SIZE - INDEX_SIZE_FIELD)
+    (index_size,) = struct.unpack(">Q", fh.read(INDEX_SIZE_FIELD))
+    start = size - TRAILER_SIZE - INDEX_SIZE_FIELD - index_size
+    if index_size == 0 or start < HEADER_SIZE:
+        raise LtxError(f"{path}: page index size {index_size} does not fit in a {size}-byte file")
+    fh.seek(start)
+    data = fh.read(index_size)
     index: dict[int, tuple[int, int]] = {}
     pos = 0
     while True:

@@ -33,7 +33,14 @@ from litefix.diagnose.context import Context, Options
 from litefix.diagnose.runner import diagnose_in
 from litefix.errors import UsageError
 from litefix.model import JSON, Finding, Severity
-from litefix.monitor.replica_pages import READ_ERRORS, GenerationPageLookup, LtxPageLookup, PageLookup, find_row
+from litefix.monitor.replica_pages import (
+    READ_ERRORS,
+    GenerationPageLookup,
+    LtxPageLookup,
+    PageLookup,
+    Reads,
+    find_row,
+)
 from litefix.monitor.state import LastVerify, save_last_verify
 from litefix.replicas.pages import plan_ltx_restore
 from litefix.replicas.reader import (
@@ -87,6 +94,8 @@ class VerifyResult:
     local_position: str | None = None
     proof: str | None = None  # "pages" or "restore"
     pages_read: int = 0
+    remote_requests: int = 0  # ranged reads of an object store made by the proofs
+    remote_bytes: int = 0
     polls: int = 0
     seconds: float = 0.0
     max_latency: float = 10.0
@@ -117,6 +126,8 @@ class VerifyResult:
             "local_position": self.local_position,
             "proof": self.proof,
             "pages_read": self.pages_read,
+            "remote_requests": self.remote_requests,
+            "remote_bytes": self.remote_bytes,
             "polls": self.polls,
             "seconds": round(self.seconds, 3),
             "finding": self.finding.to_json() if self.finding else None,
@@ -220,6 +231,8 @@ def _verify(ctx: Context, wanted: VerifyOptions, started: float, log: Callable[[
         "position": waiter.position,
         "proof": waiter.proof,
         "pages_read": waiter.pages_read,
+        "remote_requests": waiter.reads.requests,
+        "remote_bytes": waiter.reads.bytes,
         "polls": waiter.polls,
     }
     if found is not None:
@@ -284,6 +297,7 @@ class _Waiter:
     position: str | None = None
     proof: str | None = None
     pages_read: int = 0
+    reads: Reads = field(default_factory=Reads)
     polls: int = 0
     last_view: ReplicaView | None = None
     read_error: str | None = None  # the last listing failed with this
@@ -311,7 +325,7 @@ class _Waiter:
             time.sleep(min(FAST_POLL if now - committed < FAST_FOR else SLOW_POLL, max(0.0, deadline - now)))
 
     def _prove(self, view: ReplicaView) -> bool:
-        by_restore = self.wanted.restore or self.target.local_path is None
+        by_restore = self.wanted.restore or not view.native
         self.proof = "restore" if by_restore else "pages"
         try:
             found = self._restore_and_look() if by_restore else self._read_pages(view)
@@ -326,17 +340,20 @@ class _Waiter:
 
     def _read_pages(self, view: ReplicaView) -> bool:
         lookup: PageLookup
+        storage = view.storage if view.remote else None
         if view.ltx:
-            lookup = LtxPageLookup(plan_ltx_restore(view.ltx))
+            lookup = LtxPageLookup(plan_ltx_restore(view.ltx), storage)
         else:
             generation = view.latest_generation()
             if generation is None:
                 return False
-            lookup = GenerationPageLookup(generation)
+            lookup = GenerationPageLookup(generation, storage)
         try:
             return find_row(lookup, self.wanted.table, self.token)
         finally:
             self.pages_read += lookup.pages_read
+            self.reads.requests += lookup.reads.requests
+            self.reads.bytes += lookup.reads.bytes
             lookup.close()
 
     def _restore_and_look(self) -> bool:

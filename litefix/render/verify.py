@@ -11,8 +11,11 @@ if TYPE_CHECKING:
 def verify_text(result: VerifyResult) -> str:
     if result.ok:
         slow = f" — slower than {result.max_latency:g}s" if result.slow else ""
+        ranged = (
+            f" in {result.remote_requests} ranged reads, {result.remote_bytes} bytes" if result.remote_requests else ""
+        )
         proof = (
-            f"read {result.pages_read} replica pages"
+            f"read {result.pages_read} replica pages{ranged}"
             if result.proof == "pages"
             else "found in a full restore of the replica"
         )
