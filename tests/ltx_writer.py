@@ -13,7 +13,7 @@ from pathlib import Path
 import lz4.block
 from fastcrc import crc64
 
-from litefix.formats.ltx import _uvarint, verify_ltx
+from litefix.formats.ltx_pages import _uvarint, verify_ltx
 
 
 def write_ltx(path: Path, header: bytes, pages: dict[int, bytes]) -> None:

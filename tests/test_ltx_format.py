@@ -22,15 +22,14 @@ from litefix.formats.ltx import (
     LtxError,
     checksum_database_file,
     combine,
-    iter_ltx_pages,
     list_ltx_tmp_files,
     page_checksum,
     parse_ltx_header,
     parse_ltx_name,
     read_ltx_header,
     scan_ltx_dir,
-    verify_ltx,
 )
+from litefix.formats.ltx_pages import iter_ltx_pages, verify_ltx
 from litefix.formats.sqlite_header import lock_page
 from litefix.formats.wal import FRAME_HEADER_SIZE, HEADER_SIZE, scan_wal
 from tests.ls_formats_helpers import Replication, replicating

@@ -11,7 +11,8 @@ import pytest
 from fastcrc import crc64
 
 from litefix import _native
-from litefix.formats.ltx import _python_page_sums, ltx_page_sums, page_checksum
+from litefix.formats.ltx import page_checksum
+from litefix.formats.ltx_pages import _python_page_sums, ltx_page_sums
 from tests.ltx_writer import snapshot_header, write_ltx
 
 

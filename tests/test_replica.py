@@ -20,7 +20,8 @@ import lz4.frame
 import pytest
 
 from litefix.formats.generations import scan_replica_generations
-from litefix.formats.ltx import iter_ltx_pages, scan_ltx_dir
+from litefix.formats.ltx import scan_ltx_dir
+from litefix.formats.ltx_pages import iter_ltx_pages
 from litefix.formats.wal import scan_wal
 from litefix.replicas.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
 from litefix.system.readonly import open_readonly

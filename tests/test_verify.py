@@ -19,7 +19,7 @@ import pytest
 
 from litefix.config import load_config
 from litefix.diagnose.context import Options
-from litefix.formats.ltx import read_page_index, read_page_index_from
+from litefix.formats.ltx_pages import read_page_index, read_page_index_from
 from litefix.monitor.replica_pages import (
     GenerationPageLookup,
     LtxPageLookup,

@@ -21,14 +21,8 @@ from typing import BinaryIO, cast
 from litefix.formats.btree import BtreeError, Layout, record, rows, schema
 from litefix.formats.generations import Generation, GenerationsError, iter_lz4_frame
 from litefix.formats.ltx import HEADER_SIZE as LTX_HEADER_SIZE
-from litefix.formats.ltx import (
-    PAGE_FLAG_SIZE,
-    PAGE_HEADER_SIZE,
-    LtxError,
-    read_page_at,
-    read_page_index,
-    read_page_index_from,
-)
+from litefix.formats.ltx import PAGE_FLAG_SIZE, PAGE_HEADER_SIZE, LtxError
+from litefix.formats.ltx_pages import read_page_at, read_page_index, read_page_index_from
 from litefix.formats.sqlite_header import HEADER_SIZE, HeaderError, parse_header
 from litefix.formats.wal import FRAME_HEADER_SIZE, WalScan, scan_wal
 from litefix.replicas.pages import LtxPlan, PageError

@@ -21,15 +21,8 @@ from typing import Any, BinaryIO, Protocol
 
 from litefix.formats import FormatError
 from litefix.formats.generations import Generation, iter_snapshot_chunks, iter_wal_segment_chunks
-from litefix.formats.ltx import (
-    LtxFileInfo,
-    LtxHeader,
-    iter_ltx_pages,
-    ltx_page_sums,
-    page_checksum,
-    read_page_at,
-    read_page_index,
-)
+from litefix.formats.ltx import LtxFileInfo, LtxHeader, page_checksum
+from litefix.formats.ltx_pages import iter_ltx_pages, ltx_page_sums, read_page_at, read_page_index
 from litefix.formats.sqlite_header import HEADER_SIZE, lock_page, parse_header
 from litefix.formats.wal import FRAME_HEADER_SIZE, WalScan, scan_wal
 

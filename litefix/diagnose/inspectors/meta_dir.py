@@ -149,7 +149,8 @@ def _inspect_03(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
 
 
 def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, report: Report) -> None:
-    from litefix.formats.ltx import LtxError, list_ltx_tmp_files, ltx_page_sums, scan_ltx_dir
+    from litefix.formats.ltx import LtxError, list_ltx_tmp_files, scan_ltx_dir
+    from litefix.formats.ltx_pages import ltx_page_sums
 
     files = [f for f in scan_ltx_dir(meta) if f.level == 0]
     tmp = list_ltx_tmp_files(meta)
