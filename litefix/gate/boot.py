@@ -55,17 +55,17 @@ from litefix.gate.supervise import (
     BootFailed,
     Log,
     Signals,
-    _die_with_parent,
     _exit_code,
-    _signal_group,
     reap,
     reap_first,
     run_app,
+    start_app,
     stop_litestream,
     wait_until_idle_0_3,
 )
 from litefix.gate.volume import CHECKING, PAUSED, PREPARING, REPLICATING, RESTORING, VolumeLock, wait_for_replicator
 from litefix.model import Severity
+from litefix.system.children import signal_group, start_child
 from litefix.system.litestream import Binary, Invocation, require_binary
 
 READY_TIMEOUT = 30.0  # Litestream opens local files first; the replica is contacted later
@@ -220,7 +220,7 @@ def restore_one(ctx: Context, log: Log) -> str:
 
 def run_prepare(command: str, signals: Signals, log: Log) -> None:
     log(f"prepare: {command}")
-    proc = subprocess.Popen(command, shell=True, process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    proc = start_child([command], shell=True)
     signals.target = proc.pid
     try:
         code = proc.wait()
@@ -260,7 +260,7 @@ def supervise(
         pause: Request | None = None
         try:
             wait_until_open(litestream, databases, signals, options.ready_timeout, log)
-            app_proc = _start_app(app, log)
+            app_proc = start_app(app)
             signals.target = app_proc.pid
             if lock is not None:
                 lock.set_phase(REPLICATING)
@@ -269,7 +269,7 @@ def supervise(
                 resumed.reply(True, f"resumed: Litestream and the app (pid {app_proc.pid}) run again")
                 resumed = None
             if signals.received is not None:  # came between the two lines above
-                _signal_group(app_proc.pid, signals.received)
+                signal_group(app_proc.pid, signals.received)
             procs = {litestream.pid: litestream, app_proc.pid: app_proc}
             while True:
                 done = reap(procs, None, until=control.has_request if control else None)
@@ -328,28 +328,14 @@ def supervise(
 def _start_litestream(binary: Binary, config: LitestreamConfig, log: Log) -> subprocess.Popen[bytes]:
     argv = [binary.path, "replicate", "-config", config.source_path]
     log(f"starting {' '.join(argv)}")
-    return subprocess.Popen(
-        argv,
-        env=Invocation(binary).environment(),
-        start_new_session=True,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509
-    )
-
-
-def _start_app(app: Sequence[str], log: Log) -> subprocess.Popen[bytes]:
-    try:
-        return subprocess.Popen(list(app), process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
-    except OSError as exc:
-        raise UsageError(
-            f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
-        ) from None
+    return start_child(argv, Invocation(binary).environment(), new_session=True)
 
 
 def _stop_app(app_proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the app's group; SIGKILL if it has not stopped within APP_STOP_TIMEOUT."""
-    _signal_group(app_proc.pid, signal.SIGTERM)
+    signal_group(app_proc.pid, signal.SIGTERM)
     if reap({app_proc.pid: app_proc}, APP_STOP_TIMEOUT) is None:
-        _signal_group(app_proc.pid, signal.SIGKILL)
+        signal_group(app_proc.pid, signal.SIGKILL)
         reap_first({app_proc.pid: app_proc})
 
 

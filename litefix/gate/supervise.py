@@ -8,7 +8,6 @@ the same signal handling and exit codes.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -18,10 +17,10 @@ from types import FrameType, TracebackType
 
 from litefix.config import LitestreamConfig
 from litefix.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, LitefixError, UsageError
+from litefix.system.children import signal_group, start_child
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 POLL = 0.05
-PR_SET_PDEATHSIG = 1
 Log = Callable[[str], None]
 
 
@@ -174,24 +173,12 @@ class Signals:
         if self.received is None:
             self.received = signum
         if self.target is not None:
-            _signal_group(self.target, signum)
+            signal_group(self.target, signum)
 
     def stop_if_received(self, during: str) -> None:
         if self.received is not None:
             name = signal.Signals(self.received).name
             raise BootFailed(f"{name} while {during}: stopped before the app started", "", EXIT_INTERRUPTED)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    """The child's whole process group (a shell-wrapped app's real server too, like `tini -g`); just the
-    child if it has left that group."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pgid, signum)
-    except PermissionError:
-        pass
 
 
 def _exit_code(code: int | None) -> int:
@@ -201,30 +188,24 @@ def _exit_code(code: int | None) -> int:
     return 128 - code if code < 0 else code
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when litefix dies, so that nothing is left orphaned.
-
-    (A preexec_fn is unsafe only while other threads run; boot starts children only after its
-    restore and check threads have finished.)"""
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def start_app(app: Sequence[str]) -> subprocess.Popen[bytes]:
+    """The app in its own process group, dying with boot; a command that cannot start is a usage error."""
+    try:
+        return start_child(app)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
+        ) from None
 
 
 def run_app(app: Sequence[str], signals: Signals, log: Log) -> int:
     """Run the app with no Litestream of its own (a role that does not replicate): signals reach it,
     and its exit code is boot's."""
-    try:
-        proc = subprocess.Popen(list(app), process_group=0, preexec_fn=_die_with_parent)  # noqa: PLW1509
-    except OSError as exc:
-        raise UsageError(
-            f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
-        ) from None
+    proc = start_app(app)
     signals.target = proc.pid
     log(f"app started (pid {proc.pid}), no Litestream of its own: {' '.join(app)}")
     if signals.received is not None:
-        _signal_group(proc.pid, signals.received)
+        signal_group(proc.pid, signals.received)
     _, code = reap_first({proc.pid: proc})
     signals.target = None
     return _exit_code(code)

@@ -11,8 +11,6 @@ e.g. litefix was killed between fork and prctl).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -21,49 +19,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-PR_SET_PDEATHSIG = 1
+from litefix.system import children
+
 STOP_TIMEOUT = 30.0
-
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
-except OSError:  # not Linux: no parent-death signal, the /proc scan still runs where there is /proc
-    _LIBC = None
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when litefix dies (a repair runs no other threads then)."""
-    if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def start_child(
     argv: Sequence[str], env: dict[str, str], stdout: IO[Any] | int | None = None
 ) -> subprocess.Popen[bytes]:
-    """Popen in its own process group, SIGTERMed by the kernel if litefix dies first."""
-    return subprocess.Popen(
-        list(argv),
-        stdout=stdout,
-        stderr=subprocess.STDOUT if stdout is not None else None,
-        env=env,
-        process_group=0,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509
-    )
+    """Popen in its own process group, SIGTERMed by the kernel if litefix dies first; its stderr joins stdout."""
+    return children.start_child(argv, env, stdout, subprocess.STDOUT if stdout is not None else None)
 
 
 def run_child(argv: Sequence[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
     """Run to the end (or `timeout`, then SIGKILL the group); exit code and combined output."""
-    proc = subprocess.Popen(
-        list(argv),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        process_group=0,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509
-    )
+    proc = children.start_child(argv, env, subprocess.PIPE, subprocess.STDOUT)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _signal_group(proc.pid, signal.SIGKILL)
+        children.signal_group(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return -signal.SIGKILL, out.decode(errors="replace") + f"\n(killed after {timeout:.0f}s)"
     return proc.returncode, out.decode(errors="replace")
@@ -71,17 +45,12 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout: float) -> tuple
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGTERM)
+        children.signal_group(proc.pid, signal.SIGTERM)
         try:
             proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
+            children.signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
 
 
 def leftovers(scratch: Path, proc: str = "/proc") -> list[int]:
