@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from itertools import pairwise
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand
@@ -23,6 +23,9 @@ from litefix.errors import (
     LitefixError,
     describe_os_error,
 )
+
+if TYPE_CHECKING:
+    from litefix.model import JSON
 
 app = typer.Typer(
     add_completion=False,
@@ -128,7 +131,6 @@ def diagnose(
     from litefix.diagnose.context import Options
     from litefix.diagnose.runner import diagnose as run
     from litefix.model import Severity
-    from litefix.render import to_json
     from litefix.render.diagnosis import diagnosis_text
 
     mode = integrity.value if integrity else None
@@ -145,12 +147,15 @@ def diagnose(
         )
         with _progress_on_terminal(json_out or output in (OutputFormat.json, OutputFormat.nagios)):
             diagnosis = run(db, options)
-    if output is OutputFormat.nagios:
-        from litefix.render.nagios import nagios_diagnosis
+    from litefix.render.nagios import nagios_diagnosis
 
-        _exit_nagios(nagios_diagnosis(diagnosis, max_lag, critical_lag))
-    json_out = json_out or output is OutputFormat.json
-    typer.echo(to_json(diagnosis.to_json()) if json_out else diagnosis_text(diagnosis, verbose))
+    _show(
+        output,
+        json_out,
+        diagnosis.to_json,
+        lambda: diagnosis_text(diagnosis, verbose),
+        lambda: nagios_diagnosis(diagnosis, max_lag, critical_lag),
+    )
     failing = diagnosis.at_or_above(Severity(fail_on.value))
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK if diagnosis.inspected else EXIT_CANNOT_INSPECT)
 
@@ -208,17 +213,15 @@ def upgrade_check(
     Never writes over the config, the databases or the replica.
     Example: litefix upgrade-check --to 0.5.17 --config /etc/litestream.yml --write-config /tmp/ls-0.5.yml
     """
-    from litefix.config import discover_config, load_config
-    from litefix.errors import UsageError
+    from litefix.gate.check import gate_options
     from litefix.gate.upgrade import find_target
     from litefix.gate.upgrade import upgrade_check as run
     from litefix.render import to_json
     from litefix.render.upgrade import upgrade_text
     from litefix.system.litestream import find_binary
 
-    loaded = load_config(config) if config else discover_config(None)
-    if loaded is None:
-        raise UsageError("no Litestream config found", "pass --config litestream.yml")
+    loaded = gate_options(config, litestream).loaded_config  # found as the gate finds it; none is exit 2
+    assert loaded is not None
     report = run(
         loaded,
         to,
@@ -325,7 +328,6 @@ def check(
 ) -> None:
     """Pre-deploy gate: all databases of the config at once, and the deployment. Example: litefix check --fix"""
     from litefix.gate.check import gate_options, run_check
-    from litefix.render import to_json
     from litefix.render.check import checklist_text
 
     nagios = output is OutputFormat.nagios
@@ -333,12 +335,9 @@ def check(
         report = run_check(
             gate_options(config, litestream), fail_on=fail_on.value, fix=fix, log=_quiet if nagios else _progress
         )
-    if nagios:
-        from litefix.render.nagios import nagios_check
+    from litefix.render.nagios import nagios_check
 
-        _exit_nagios(nagios_check(report))
-    json_out = json_out or output is OutputFormat.json
-    typer.echo(to_json(report.to_json()) if json_out else checklist_text(report, verbose))
+    _show(output, json_out, report.to_json, lambda: checklist_text(report, verbose), lambda: nagios_check(report))
     raise typer.Exit(EXIT_FINDINGS if not report.passed else EXIT_OK if report.inspected else EXIT_CANNOT_INSPECT)
 
 
@@ -426,19 +425,15 @@ def verify(
     """
     from litefix.monitor.verify import VerifyOptions, default_options
     from litefix.monitor.verify import verify as run
-    from litefix.render import to_json
     from litefix.render.verify import verify_text
 
     nagios = output is OutputFormat.nagios
     with _nagios_unknown(output):
         wanted = VerifyOptions(table, timeout, busy_timeout, restore=restore, max_latency=max_latency)
         result = run(db, default_options(config, litestream, replica), wanted, _quiet if nagios else _progress)
-    if nagios:
-        from litefix.render.nagios import nagios_verify
+    from litefix.render.nagios import nagios_verify
 
-        _exit_nagios(nagios_verify(result))
-    json_out = json_out or output is OutputFormat.json
-    typer.echo(to_json(result.to_json()) if json_out else verify_text(result))
+    _show(output, json_out, result.to_json, lambda: verify_text(result), lambda: nagios_verify(result))
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
 
 
@@ -494,6 +489,21 @@ def _nagios_unknown(output: OutputFormat | None) -> Iterator[None]:
         from litefix.render.nagios import unknown
 
         _exit_nagios(unknown(exc.message + (f" ({exc.hint})" if exc.hint else "")))
+
+
+def _show(
+    output: OutputFormat | None,
+    json_out: bool,
+    document: Callable[[], JSON],
+    text: Callable[[], str],
+    nagios: Callable[[], tuple[str, int]],
+) -> None:
+    """Print a result in the format asked for; under --format nagios that is also the exit (0-3)."""
+    from litefix.render import to_json
+
+    if output is OutputFormat.nagios:
+        _exit_nagios(nagios())
+    typer.echo(to_json(document()) if json_out or output is OutputFormat.json else text())
 
 
 def _exit_nagios(rendered: tuple[str, int]) -> NoReturn:
