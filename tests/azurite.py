@@ -18,18 +18,14 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
+from tests.servers import free_port, stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "devstoreaccount1"
 # Azurite's published development key (the same in every installation; not a secret).
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 API_VERSION = "2021-08-06"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -58,18 +54,13 @@ class Azurite:
             pass
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def start_azurite(workdir: Path) -> Azurite:
     if not AZURITE.exists():
         raise RuntimeError(f"Azurite is not installed at {AZURITE}: `make test-servers` installs it from npm")
-    port = _free_port()
+    port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log = open(workdir / "azurite.log", "wb")  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen(

@@ -10,18 +10,13 @@ uses with 501 Not Implemented: measured, see test_object_stores.py.)
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import free_port, stop_process
 
 
 @dataclass
@@ -35,12 +30,7 @@ class GcsServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def fake_gcs_binary() -> Path:
@@ -51,7 +41,7 @@ def fake_gcs_binary() -> Path:
 
 def start_gcs(workdir: Path, bucket: str) -> GcsServer:
     exe = fake_gcs_binary()
-    port = _free_port()
+    port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / "gcs.log", "wb") as log:
         proc = subprocess.Popen(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,13 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "litefix", "AWS_SECRET_ACCESS_KEY": "litefix", "AWS_REGION": "us-east-1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -75,7 +70,7 @@ def start_server(log: Path) -> S3Server:
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if exe is None:
         raise RuntimeError("moto_server is not installed: `pip install -e '.[test]'` provides it")
-    port = _free_port()
+    port = free_port()
     with open(log, "wb") as out:
         # cwd: moto's request recorder writes a `moto_recording` file into its working directory.
         proc = subprocess.Popen(

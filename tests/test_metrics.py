@@ -19,8 +19,9 @@ import pytest
 from litefix.monitor.metrics import write_textfile
 from tests.helpers import ROOT, litefix
 from tests.litestream_harness import VERSIONS, Deployment, binary, migrate, wait_for
-from tests.prometheus import free_port, require, start_prometheus
+from tests.prometheus import require, start_prometheus
 from tests.scenarios import start_replicating
+from tests.servers import free_port
 
 MONITORING = ROOT / "monitoring"
 

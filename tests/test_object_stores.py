@@ -140,9 +140,9 @@ def test_the_pypi_gcp_storage_emulator_cannot_serve_litefix_listing(tmp_path: Pa
 
     exe = sh.which("gcp-storage-emulator", path=str(Path(sys.executable).parent))
     assert exe, "the test extra installs gcp-storage-emulator"
-    from tests.gcsserver import _free_port
+    from tests.servers import free_port
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [exe, "start", "--host", "127.0.0.1", "--port", str(port), "--default-bucket", "backups", "--in-memory"],
         stdout=subprocess.DEVNULL,

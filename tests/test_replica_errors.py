@@ -202,10 +202,10 @@ def test_an_untrusted_certificate_is_tls_and_skip_verify_reads_through_it(tmp_pa
     import sys
     import urllib.request
 
-    from tests.s3server import _free_port
+    from tests.servers import free_port
 
     cert, key = _self_signed(tmp_path)
-    port = _free_port()
+    port = free_port()
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     assert exe
     with open(tmp_path / "moto.log", "wb") as log:
