@@ -58,12 +58,17 @@ def severities(result: Result) -> dict[str, str]:
 
 
 def holds(pid: int, db: Path) -> bool:
-    """Has Litestream `pid` taken `db` over: opened it and created its tables? It does that at its first
-    sync, not when it logs `initialized db`; a file replaced before then is simply taken over."""
+    """Has Litestream `pid` taken `db` over: opened it, created its tables and written its first local
+    state (0.3: a generation's shadow WAL; 0.5: an L0 file)? It does that at its first sync, not when it
+    logs `initialized db`. Tables alone are not enough: 0.5 creates them early in its init, and an init
+    that fails after that closes the file and retries on the next sync, taking over a file replaced in
+    between (seen in CI under load)."""
+    meta = db.parent / f".{db.name}-litestream"
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             if os.readlink(f"/proc/{pid}/fd/{fd}") == str(db):
-                return has_litestream_tables(db)
+                synced = any(meta.glob("generations/*/wal/*")) or any(meta.glob("ltx/0/*.ltx"))
+                return synced and has_litestream_tables(db)
         except OSError:
             continue
     return False
@@ -125,7 +130,7 @@ def test_incident_entrypoint_rebuilding_cable_under_running_replicate_fails_the_
         running = check(config, version, "--json")
         assert running.code == 1, running.out + running.err
         found = codes_of(running)
-        assert {"litestream-replaced", "litestream-tables-missing"} <= found[CABLE]
+        assert {"litestream-replaced", "litestream-tables-missing"} <= found[CABLE], running.out
         assert "litestream-already-running" in found["deployment"]
         assert not found[MAIN] & {"litestream-replaced", "litestream-tables-missing"}
         assert severities(running)["litestream-tables-missing"] == "error"

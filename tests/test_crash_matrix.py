@@ -62,8 +62,27 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+def _leave_wal_behind(db: Path) -> None:
+    """An app killed with its last write still in the -wal: the -wal and -shm stay beside the database.
+
+    Whether a stopped Litestream leaves them depends on whether it closed the file itself (the last
+    connection to close checkpoints and deletes them): under load in CI it did, and the restore's
+    quarantine then moved one file fewer and never reached `renamed#2`. The matrix needs the same
+    files at every point, so the app that wrote last leaves them, as a crashed app does."""
+    script = (
+        "import os, sqlite3, sys; con = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "con.execute('PRAGMA wal_autocheckpoint=0'); "
+        "con.execute('CREATE TABLE IF NOT EXISTS crashed_app (note TEXT)'); "
+        "con.execute(\"INSERT INTO crashed_app VALUES ('last write before kill -9')\"); os._exit(0)"
+    )
+    subprocess.run([sys.executable, "-c", script, str(db)], check=True, timeout=30)
+    assert Path(f"{db}-wal").stat().st_size > 0 and Path(f"{db}-shm").exists()
+
+
 def _crashed(sites: dict[str, Path], tmp_path: Path, strategy: str, version: str, point: str) -> tuple[Site, dict]:
     site = copy_site(sites[version], tmp_path / "app", version)
+    if strategy == "restore":
+        _leave_wal_behind(site.db)
     _break_for(strategy, site)
     before = digests(site.root, NAMES)
     crashed = site.litefix(
