@@ -313,6 +313,18 @@ def test_plain_text_lines_are_recognised(line: str, signature: str, db: str | No
     assert explanation.known[0].dbs == ((db,) if db else ())
 
 
+def test_a_purge_inside_a_05_checkpoint_reads_as_the_vanished_wal() -> None:
+    """Seen in the suite under load: the purge fell while 0.5.17 was checkpointing, so its one sync
+    error (the next is held back for 30 s) names the checkpoint, not `cannot verify wal state`."""
+    line = (
+        'time=2026-12-01T14:45:41.972Z level=ERROR msg="sync error" system=store db=production_cable.sqlite3 '
+        'error="checkpoint: open /tmp/purgebt_2_2/test_a_corrupt_replica_after_a0/production_cable.sqlite3-wal: '
+        'no such file or directory" consecutive_errors=1 backoff=100ms'
+    )
+    explanation = explain(line)
+    assert explanation.ids() == ["wal-vanished"] and not explanation.unknown
+
+
 def test_a_line_of_pairs_after_a_record_continues_it_but_other_lines_do_not() -> None:
     lines, records = parse('level=INFO msg="write snapshot" db=/x.db\nerror="late"\nsomething else=1 entirely\n\n')
     assert lines == 3
