@@ -83,3 +83,26 @@ def fingerprint(directory: str | os.PathLike[str]) -> dict[str, tuple[object, ..
 
 def codes(result: Result) -> list[str]:
     return sorted({f["code"] for f in result.json()["findings"]})
+
+
+def stderr_on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
+    """Run litefix with its stderr on a pseudo-terminal, as a user at a shell sees it."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "litefix", *map(str, args)], stdout=subprocess.DEVNULL, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+        proc.wait(120)
+    return b"".join(chunks).decode(errors="replace")

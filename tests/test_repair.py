@@ -22,7 +22,7 @@ import pytest
 
 from litefix.repair.quarantine import sha256_file
 from litefix.replicas.pages import LocalPages, compare
-from tests.helpers import Result, fingerprint, litefix
+from tests.helpers import Result, fingerprint, litefix, stderr_on_a_terminal
 from tests.litestream_harness import (
     VERSIONS,
     Deployment,
@@ -212,6 +212,19 @@ def test_deleted_database_with_stale_wal_left_behind_is_restored_without_merging
     assert count_rows(site.db) == rows
     assert has_litestream_tables(site.db)
     assert_replicates_cleanly(site)
+
+
+@pytest.mark.parametrize("site", VERSIONS, indirect=True)
+def test_a_restore_run_at_a_terminal_shows_its_progress_and_its_steps(site: Site) -> None:
+    """A restore of a large database takes minutes: at a shell, the bytes Litestream has written so far
+    are drawn on stderr beside the steps (a pipe or --json gets none: `progress_on_terminal`)."""
+    rows = count_rows(site.db)
+    site.db.unlink()
+    args = ("repair", site.db, "--strategy", "restore", "--yes", "--config", site.config)
+    on_terminal = stderr_on_a_terminal(*args, env=site.env())
+    assert "litestream restore" in on_terminal, on_terminal[-2000:]
+    assert "[1/6] restore-to-temp" in on_terminal, on_terminal[-2000:]
+    assert count_rows(site.db) == rows
 
 
 @pytest.mark.parametrize("site", VERSIONS, indirect=True)

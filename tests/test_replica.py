@@ -11,7 +11,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from litefix.formats.wal import scan_wal
 from litefix.replicas.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
 from litefix.system.readonly import open_readonly
 from tests import scenarios
-from tests.helpers import Result, litefix
+from tests.helpers import Result, litefix, stderr_on_a_terminal
 from tests.litestream_harness import (
     VERSIONS,
     Deployment,
@@ -313,7 +312,7 @@ def test_s3_replica_is_read_natively_compared_without_a_restore_and_restored(
     assert replica["comparison"]["checksum_replica"] == facts["restore_checksum"]["checksum_replica"]  # type: ignore[index]
     assert not codes(result) - {"litestream-not-running"}, result.out
     assert "objects from s3://" not in result.err  # no progress on a pipe, nor with --json
-    on_terminal = _stderr_on_a_terminal(
+    on_terminal = stderr_on_a_terminal(
         "diagnose",
         dep.db(),
         "--config",
@@ -330,29 +329,6 @@ def _diagnose_env(version: str) -> dict[str, str]:
     env = {**os.environ, "LITEFIX_LITESTREAM": str(binary(version))}
     env.pop("AWS_CA_BUNDLE", None)
     return env
-
-
-def _stderr_on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
-    """Run litefix with its stderr on a pseudo-terminal, as a user at a shell sees it."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "litefix", *map(str, args)], stdout=subprocess.DEVNULL, stderr=slave, env=env
-    )
-    os.close(slave)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(master)
-        proc.wait(120)
-    return b"".join(chunks).decode(errors="replace")
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from litefix.cli.options import ConfigOpt, DbArg, JsonFlag, LitestreamOpt, ReplicaOpt, VerifyOpt
-from litefix.cli.output import progress
+from litefix.cli.output import progress, progress_on_terminal
 from litefix.errors import EXIT_FINDINGS, EXIT_OK, EXIT_REFUSED
 
 
@@ -61,7 +61,8 @@ def repair(
     options = Options.from_cli(config=config, litestream=litestream, replica=replica, verify_restore=verify_restore)
     ctx = Context(db, options)
     if resume or rollback:
-        report = finish_interrupted(ctx, "resume" if resume else "rollback", progress)
+        with progress_on_terminal(json_out):
+            report = finish_interrupted(ctx, "resume" if resume else "rollback", progress)
     elif not dry_run and held_by_others([ctx.db]):
         # The entrypoint is `litefix boot`: it stops the app and Litestream for us and starts them again.
         with paused_boot([ctx.db]) as said:
@@ -75,7 +76,8 @@ def repair(
             if not (yes or (sys.stdin.isatty() and typer.confirm("Run this plan?", default=False))):
                 typer.echo("Not run: pass --yes to run it.", err=True)
                 raise typer.Exit(EXIT_REFUSED)
-            report = execute_plan(ctx, plan, progress)
+            with progress_on_terminal(json_out):
+                report = execute_plan(ctx, plan, progress)
     else:
         wanted = RepairOptions(strategy.value, force, stop_litestream, timestamp, generation, txid)
         diagnosis, plan = plan_repair(ctx, wanted)
@@ -87,7 +89,8 @@ def repair(
         if not (yes or (sys.stdin.isatty() and typer.confirm("Run this plan?", default=False))):
             typer.echo("Not run: pass --yes to run it.", err=True)
             raise typer.Exit(EXIT_REFUSED)
-        report = execute_plan(ctx, plan, progress)
+        with progress_on_terminal(json_out):
+            report = execute_plan(ctx, plan, progress)
     typer.echo(to_json(report.to_json()) if json_out else repair_text(report))
     raise typer.Exit(EXIT_OK if report.healthy else EXIT_FINDINGS)
 

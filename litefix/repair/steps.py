@@ -43,6 +43,7 @@ from litefix.replicas.pages import (
     compare,
     plan_ltx_restore,
 )
+from litefix.replicas.progress import growth, reporting
 from litefix.replicas.reader import ReplicaTarget, ReplicaView, newest_clean_point, read_replica, restore_points
 from litefix.system.files import is_regular
 from litefix.system.litestream import Binary, Invocation
@@ -374,12 +375,13 @@ def restore_to_temp(run: Run, step: Step) -> dict[str, JSON]:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     view = _view(args, binary)
-    ensure_room(args.db, str(out_dir), _restore_size(view), "restoring")
+    size = _restore_size(view)
+    ensure_room(args.db, str(out_dir), size, "restoring")
     out = out_dir / "restored.db"
     point_args = list(args.point)
     label = " ".join(point_args) or "latest"
     tested: list[JSON] = []
-    problem = _restore_once(binary, source, point_args, out)
+    problem = _restore_once(binary, source, point_args, out, size)
     tested.append({"position": label, "ok": problem is None, "detail": problem or "ok"})
     if problem and _out_of_space(problem, out_dir):
         raise NoSpace(f"the disk is full (restoring into {out_dir}): {problem[:200]}")
@@ -396,7 +398,7 @@ def restore_to_temp(run: Run, step: Step) -> dict[str, JSON]:
         point_args, label = list(clean.args), clean.label
         shutil.rmtree(out_dir, ignore_errors=True)
         out_dir.mkdir(parents=True)
-        problem = _restore_once(binary, source, point_args, out)
+        problem = _restore_once(binary, source, point_args, out, size)
     if problem:
         if _out_of_space(problem, out_dir):
             raise NoSpace(f"the disk is full (restoring into {out_dir}): {problem[:200]}")
@@ -426,9 +428,11 @@ def _out_of_space(problem: str, where: Path) -> bool:
     return "no space left" in problem.lower() or free_bytes(str(where)) < 64 * 1024
 
 
-def _restore_once(binary: Binary, source: list[str], point_args: list[str], out: Path) -> str | None:
+def _restore_once(binary: Binary, source: list[str], point_args: list[str], out: Path, size: int) -> str | None:
+    """One `litestream restore` into `out`, its progress on a terminal the growth of the files it writes."""
     argv = [binary.path, "restore", *point_args, "-o", str(out), *source]
-    code, text = run_child(argv, Invocation(binary).environment(), timeout=3600)
+    with reporting("litestream restore", size or None) as advance, growth(str(out.parent), advance):
+        code, text = run_child(argv, Invocation(binary).environment(), timeout=3600)
     if code or not out.exists():
         return f"litestream restore exited {code}: {text[-500:]}"
     try:
@@ -637,7 +641,8 @@ def _compare_with_replica(run: Run, args: ReplicaArgs, binary: Binary) -> Compar
     out = run.scratch / "verify" / "restored.db"
     shutil.rmtree(out.parent, ignore_errors=True)
     out.parent.mkdir(parents=True)
-    problem = _restore_once(binary, _source(run, args, binary), [], out)
+    expected = os.path.getsize(db) if os.path.isfile(db) else 0  # the replica should hold this database
+    problem = _restore_once(binary, _source(run, args, binary), [], out, expected)
     if problem:
         raise RepairFailed(f"the replica does not restore: {problem}")
     return compare(mine, LocalPages.open(str(out)))

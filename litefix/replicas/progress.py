@@ -7,6 +7,7 @@ threads (which do not inherit it) stay quiet.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,3 +46,32 @@ def reporting(what: str, total: int | None) -> Iterator[Callable[[int], None]]:
         yield advance
     finally:
         task.close()
+
+
+@contextmanager
+def growth(directory: str, advance: Callable[[int], None], every: float = 0.25) -> Iterator[None]:
+    """Report the bytes written under `directory`, polled by a thread until the block ends: the progress of
+    a child (`litestream restore`) that says nothing about its own."""
+    done = threading.Event()
+
+    def total() -> int:
+        try:
+            return sum(e.stat().st_size for e in os.scandir(directory) if e.is_file())
+        except OSError:  # a file renamed or removed between the listing and the stat
+            return 0
+
+    def poll() -> None:
+        seen = 0
+        while not done.wait(every):
+            now_bytes = total()
+            if now_bytes > seen:
+                advance(now_bytes - seen)
+                seen = now_bytes
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(2)

@@ -14,9 +14,8 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +38,7 @@ from litefix.model import JSON
 from litefix.replicas.backends import open_storage
 from litefix.replicas.layout import generation_keys, list_generations, list_ltx, list_objects, ltx_keys
 from litefix.replicas.pages import PageError, plan_ltx_restore
-from litefix.replicas.progress import reporting
+from litefix.replicas.progress import growth, reporting
 from litefix.replicas.storage import FileStorage, Storage, StorageError
 from litefix.system.litestream import Binary, Invocation
 from litefix.system.schema import SchemaError, check_integrity
@@ -497,39 +496,11 @@ def restored(
     workdir = tempfile.mkdtemp(prefix="litefix-restore-")
     out = os.path.join(workdir, "restored.db")
     try:
-        with reporting("litestream restore", expected_bytes) as advance, _watch_growth(workdir, advance):
+        with reporting("litestream restore", expected_bytes) as advance, growth(workdir, advance):
             result = Invocation(binary).run(["restore", *extra, "-o", out, *source], timeout=1800)
         yield (out if result.code == 0 and os.path.exists(out) else None), result.text
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-@contextmanager
-def _watch_growth(directory: str, advance: Callable[[int], None], every: float = 0.25) -> Iterator[None]:
-    """Report the bytes written under `directory`, polled by a thread until the block ends."""
-    done = threading.Event()
-
-    def total() -> int:
-        try:
-            return sum(e.stat().st_size for e in os.scandir(directory) if e.is_file())
-        except OSError:  # a file renamed or removed between the listing and the stat
-            return 0
-
-    def poll() -> None:
-        seen = 0
-        while not done.wait(every):
-            now_bytes = total()
-            if now_bytes > seen:
-                advance(now_bytes - seen)
-                seen = now_bytes
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join(2)
 
 
 def check_restore(binary: Binary, source: list[str], point: RestorePoint | None, mode: str = "quick") -> RestoreCheck:
