@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import sqlite3
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Result, litefix
+from tests.helpers import NOBODY, Result, as_nobody, litefix
 
 pytestmark = pytest.mark.litestream  # diagnose and repair run the real binary (version, risks)
 
@@ -238,3 +241,123 @@ def test_a_fifo_journal_does_not_hang(tmp_path: Path) -> None:
     _fifo(repairs / "app.db.journal")
     assert_sentence(litefix("repair", db, "--rollback", timeout=QUICK), (4, 5))
     assert_sentence(litefix("diagnose", db, timeout=QUICK), (1, 2, 5))
+
+
+# --- files litefix may not read or write: one sentence, whatever the file ---------------------------
+#
+# Every OSError reads `cannot DOING PATH: CAUSE`. Root ignores file modes, so as root these run
+# litefix as `nobody` (setpriv), in a directory nobody can reach, with the file's mode taken away.
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory `nobody` owns and can reach (pytest's tmp dirs are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="litefix-oserr-"))
+    path.chmod(0o755)
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY, NOBODY)
+    yield path
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chmod(os.path.join(root, name), 0o755, follow_symlinks=False)
+    shutil.rmtree(path)
+
+
+def _user() -> int | None:
+    """`nobody` when we are root, else ourselves: either way file modes apply."""
+    if os.geteuid() != 0:
+        return None
+    as_nobody()  # skips (or fails in CI) when privileges cannot be dropped
+    return NOBODY
+
+
+def _owned_db(where: Path) -> Path:
+    db = wal_db(where / "app.db")
+    if os.geteuid() == 0:
+        for path in where.iterdir():
+            os.chown(path, NOBODY, NOBODY)
+    return db
+
+
+def _file_replica_config(where: Path, db: Path, replica: Path) -> Path:
+    config = where / "litestream.yml"
+    config.write_text(f"dbs:\n  - path: {db}\n    replica:\n      type: file\n      path: {replica}\n")
+    return config
+
+
+def test_an_unreadable_config_is_exit_2_naming_the_file_and_the_cause(shared_dir: Path) -> None:
+    db = _owned_db(shared_dir)
+    config = _file_replica_config(shared_dir, db, shared_dir / "replica")
+    config.chmod(0o000)
+    result = litefix("diagnose", db, "--config", config, user=_user(), timeout=QUICK)
+    assert_sentence(result, (2,))
+    assert f"Error: cannot read the config {config}: permission denied" in result.err
+    assert "run litefix as the user Litestream runs as" in result.err
+
+
+def test_an_unreadable_quarantine_manifest_is_listed_damaged_and_never_restored(shared_dir: Path) -> None:
+    user = _user()
+    db = _owned_db(shared_dir)
+    assert litefix("repair", db, "--strategy", "quarantine", "--yes", user=user, timeout=QUICK).code == 0
+    [qdir] = (shared_dir / ".litefix" / "quarantine").iterdir()
+    manifest = qdir / "manifest.json"
+    manifest.chmod(0o000)
+    listed = litefix("quarantine", "list", db, "--json", user=user, timeout=QUICK)
+    assert listed.code == 0, listed.err
+    [item] = listed.json()
+    assert item["damaged"] == "cannot read manifest.json: permission denied", item  # the row names the quarantine
+    back = litefix("quarantine", "restore", qdir.name, "--db", db, user=user, timeout=QUICK)
+    assert_sentence(back, (5,))
+    assert f"cannot read {manifest}: permission denied" in back.err
+    assert not db.exists()
+
+
+def test_an_unreadable_log_for_explain_is_exit_3_naming_the_file(shared_dir: Path) -> None:
+    log = shared_dir / "litestream.log"
+    log.write_text('level=ERROR msg="sync error"\n')
+    log.chmod(0o000)
+    result = litefix("explain", log, user=_user(), timeout=QUICK)
+    assert result.code == 3 and "Traceback" not in result.err, result.err
+    assert result.err.startswith(f"Error: cannot read {log}: permission denied\n"), result.err
+
+
+def test_boot_in_a_directory_it_cannot_write_refuses_naming_the_lock(shared_dir: Path) -> None:
+    db = _owned_db(shared_dir)
+    config = _file_replica_config(shared_dir, db, shared_dir / "replica")
+    shared_dir.chmod(0o555)  # the lock lives in .litefix/ beside the databases
+    result = litefix("boot", "--config", config, "--", "true", user=_user(), timeout=QUICK)
+    assert_sentence(result, (4,))
+    assert f"cannot take the boot lock {shared_dir / '.litefix' / 'boot.lock'}: permission denied" in result.err
+
+
+def test_an_unreadable_upgrade_entrypoint_is_a_usage_error(shared_dir: Path) -> None:
+    db = _owned_db(shared_dir)
+    config = _file_replica_config(shared_dir, db, shared_dir / "replica")
+    entrypoint = shared_dir / "docker-entrypoint"
+    entrypoint.write_text('#!/bin/sh\nexec litestream replicate -exec "$@"\n')
+    entrypoint.chmod(0o000)
+    args = ["upgrade-check", "--to", "0.5.17", "--config", config, "--entrypoint", entrypoint]
+    result = litefix(*args, user=_user(), timeout=QUICK)
+    assert_sentence(result, (2,))
+    assert f"cannot read --entrypoint {entrypoint}: permission denied" in result.err
+
+
+def test_a_metrics_port_already_taken_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    db = wal_db(tmp_path / "app.db")
+    config = _file_replica_config(tmp_path, db, tmp_path / "replica")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = litefix("metrics", "--config", config, "--listen", listen, timeout=QUICK)
+    assert_sentence(result, (2,))
+    assert f"Error: cannot listen on {listen}: address already in use" in result.err
+
+
+def test_an_app_that_does_not_exist_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    db = wal_db(tmp_path / "app.db")
+    config = _file_replica_config(tmp_path, db, tmp_path / "replica")
+    missing = tmp_path / "bin" / "rails"
+    result = litefix("boot", "--config", config, "--", missing, "server", timeout=QUICK)
+    assert_sentence(result, (2,))
+    assert f"Error: cannot run the app {missing}: no such file or directory" in result.err

@@ -33,6 +33,7 @@ from pathlib import Path
 from fastcrc import crc64
 
 from litefix.formats import FormatError
+from litefix.formats.oserror import os_error_sentence
 from litefix.formats.sqlite_header import HeaderError, lock_page, parse_header, valid_page_size
 
 MAGIC = b"LTX1"
@@ -382,7 +383,7 @@ def scan_ltx_dir(root: str | os.PathLike[str]) -> list[LtxFileInfo]:
             except LtxError as exc:
                 header_error = str(exc)
             except OSError as exc:
-                header_error = f"cannot read: {exc.strerror or exc}"
+                header_error = os_error_sentence(exc, entry.path)
             found.append(
                 LtxFileInfo(
                     path=Path(entry.path),

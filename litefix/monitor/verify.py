@@ -31,7 +31,7 @@ from urllib.parse import quote
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Options
 from litefix.diagnose.runner import diagnose_in
-from litefix.errors import UsageError
+from litefix.errors import UsageError, os_error_sentence
 from litefix.model import JSON, Finding, Severity
 from litefix.monitor.replica_pages import (
     READ_ERRORS,
@@ -331,7 +331,10 @@ class _Waiter:
             found = self._restore_and_look() if by_restore else self._read_pages(view)
         except READ_ERRORS as exc:
             # Files come and go under a live Litestream (compaction, retention): try again next poll.
-            self.unreadable = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, OSError) and exc.errno is not None:  # not one of the sentences raised below
+                self.unreadable = os_error_sentence(exc, doing="read the replica")
+            else:
+                self.unreadable = f"{type(exc).__name__}: {exc}"
             return False
         self.unreadable = None
         if not found and self.position is not None:

@@ -207,7 +207,9 @@ def checkpoint(run: Run, step: Step) -> dict[str, JSON]:
         finally:
             con.close()
     except apsw.FullError as exc:
-        raise NoSpace(f"the disk is full (checkpointing {db})", "free space, then resume or roll back") from exc
+        raise NoSpace(
+            f"cannot checkpoint {db}: no space left on device", "free space, then resume or roll back"
+        ) from exc
     except apsw.Error as exc:
         raise RepairFailed(f"cannot checkpoint {db}: {exc}") from exc
     if busy:
@@ -294,7 +296,7 @@ def run_litestream_init(run: Run, step: Step) -> dict[str, JSON]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 last = text.strip().splitlines()[-1] if text.strip() else "no output"
                 if "no space left" in text:
-                    raise NoSpace(f"the disk is full (Litestream initialising {run.plan.db}): {last[:200]}")
+                    raise NoSpace(f"Litestream cannot initialise {run.plan.db}: no space left on device ({last[:200]})")
                 raise RepairFailed(
                     f"Litestream did not bring the replica in line with {run.plan.db} within {args.timeout:.0f}s "
                     f"(exit {proc.poll()}): {last[:300]}",
@@ -382,7 +384,7 @@ def restore_to_temp(run: Run, step: Step) -> dict[str, JSON]:
     problem = _restore_once(binary, source, point_args, out)
     tested.append({"position": label, "ok": problem is None, "detail": problem or "ok"})
     if problem and _out_of_space(problem, out_dir):
-        raise NoSpace(f"the disk is full (restoring into {out_dir}): {problem[:200]}")
+        raise NoSpace(f"cannot restore into {out_dir}: no space left on device ({problem[:200]})")
     if problem and not point_args and args.search_clean:
         clean, checks = newest_clean_point(binary, source, restore_points(view)[1:], "quick")
         tested += [
@@ -399,7 +401,7 @@ def restore_to_temp(run: Run, step: Step) -> dict[str, JSON]:
         problem = _restore_once(binary, source, point_args, out)
     if problem:
         if _out_of_space(problem, out_dir):
-            raise NoSpace(f"the disk is full (restoring into {out_dir}): {problem[:200]}")
+            raise NoSpace(f"cannot restore into {out_dir}: no space left on device ({problem[:200]})")
         raise RepairFailed(f"restore of {label} failed: {problem}")
     return {"path": str(out), "point": label, "point_args": list(point_args), "tested": tested}
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from litefix.config import DatabaseConfig, LitestreamConfig, ReplicaConfig, parse_replica_url
+from litefix.errors import os_error_sentence
 from litefix.formats.generations import (
     Generation,
     GenerationsError,
@@ -249,7 +250,7 @@ def _read_native(view: ReplicaView, storage: Storage) -> ReplicaView:
     except StorageError as exc:
         return _unreadable(view, exc)
     except OSError as exc:
-        view.error = f"cannot read {view.target.location}: {exc.strerror or exc}"
+        view.error = os_error_sentence(exc, view.target.location)
         view.format = "unreadable"
         return view
     view.format = _format(view)

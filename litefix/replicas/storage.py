@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from litefix.errors import os_error_sentence
 from litefix.replicas.progress import reporting
 
 # Requests in flight at once (headers, downloads): enough to hide a round trip, few enough for a
@@ -207,7 +208,7 @@ class ObjectStorage:
         except Exception as exc:
             partial.unlink(missing_ok=True)
             if isinstance(exc, OSError) and not _is_obstore_error(exc):
-                raise StorageError("local", f"cannot write {key} to {self.scratch}: {exc.strerror or exc}") from None
+                raise StorageError("local", os_error_sentence(exc, self.scratch, f"write {key} to")) from None
             raise self._error(exc, f"read {key}") from None
         os.replace(partial, target)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
 from litefix.diagnose.inspectors import Report, summarized
+from litefix.errors import os_error_sentence
 from litefix.formats.wal import WalScan
 from litefix.model import JSON, Finding
 
@@ -175,8 +176,10 @@ def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
             ltx_page_sums(info.path, verify=True)  # one pass in C; raises on a bad file checksum
         except FileNotFoundError:
             continue  # compacted away by a running Litestream since the listing: not damage
-        except (LtxError, OSError) as exc:
+        except LtxError as exc:
             corrupt.append({"file": str(info.path), "error": str(exc)})
+        except OSError as exc:
+            corrupt.append({"file": str(info.path), "error": os_error_sentence(exc, info.path)})
     report.facts["l0_files_verified"] = verified
     if bad_headers or corrupt:
         evidence: dict[str, object] = {
