@@ -295,6 +295,23 @@ def test_an_unreadable_config_is_exit_2_naming_the_file_and_the_cause(shared_dir
     assert "run litefix as the user Litestream runs as" in result.err
 
 
+def test_an_unreadable_replica_directory_is_unreachable_never_a_first_deploy(shared_dir: Path) -> None:
+    """os.walk skipped a directory it could not list: the replica looked empty, "a first deploy?",
+    and boot would have started the app on a database the replica never had."""
+    db = _owned_db(shared_dir)
+    replica = shared_dir / "replica"
+    (replica / "ltx" / "0").mkdir(parents=True)
+    config = _file_replica_config(shared_dir, db, replica)
+    (replica / "ltx").chmod(0o000)
+    result = litefix("diagnose", db, "--config", config, "--json", user=_user(), timeout=QUICK)
+    assert_sentence(result, (1,))
+    findings = {f["code"]: f for f in result.json()["findings"]}
+    assert "replica-missing" not in findings and "replica-empty" not in findings, findings
+    unreachable = findings["replica-unreachable"]
+    assert f"cannot read {replica / 'ltx'}: permission denied" in unreachable["message"], unreachable
+    assert unreachable["evidence"]["reason"] == "access-denied"
+
+
 def test_an_unreadable_quarantine_manifest_is_listed_damaged_and_never_restored(shared_dir: Path) -> None:
     user = _user()
     db = _owned_db(shared_dir)

@@ -250,7 +250,8 @@ def _read_native(view: ReplicaView, storage: Storage) -> ReplicaView:
     except StorageError as exc:
         return _unreadable(view, exc)
     except OSError as exc:
-        view.error = os_error_sentence(exc, view.target.location)
+        view.error = os_error_sentence(exc, exc.filename or view.target.location)
+        view.reason = "access-denied" if isinstance(exc, PermissionError) else "other"
         view.format = "unreadable"
         return view
     view.format = _format(view)

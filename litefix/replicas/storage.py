@@ -89,6 +89,13 @@ class Storage(Protocol):
 # --- a directory ---------------------------------------------------------------------------------
 
 
+def _raise_unless_gone(exc: OSError) -> None:
+    """os.walk skips a directory it cannot list, which made an unreadable replica look empty (a "first
+    deploy"); only a directory that is not there (no such prefix, or removed by retention) is nothing."""
+    if not isinstance(exc, FileNotFoundError | NotADirectoryError):
+        raise exc
+
+
 @dataclass
 class FileStorage:
     root: str
@@ -98,7 +105,7 @@ class FileStorage:
     def list(self, prefix: str) -> list[ObjectInfo]:
         base = os.path.join(self.root, prefix)
         out: list[ObjectInfo] = []
-        for directory, _dirs, files in os.walk(base):
+        for directory, _dirs, files in os.walk(base, onerror=_raise_unless_gone):
             for name in files:
                 path = os.path.join(directory, name)
                 try:
