@@ -15,10 +15,11 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import NOBODY, Result, as_nobody, litefix
+from tests.helpers import NOBODY, Result, as_nobody, fingerprint, litefix
 
 pytestmark = pytest.mark.litestream  # diagnose and repair run the real binary (version, risks)
 
@@ -36,9 +37,11 @@ def wal_db(path: Path, rows: int = 3) -> Path:
 
 
 def assert_sentence(result: Result, allowed: tuple[int, ...] = (1, 2, 4, 5)) -> None:
-    assert result.code in allowed, f"exit {result.code}: {result.out[-800:]}{result.err[-800:]}"
-    assert "Traceback" not in result.err and "crashed" not in result.err, result.err
-    assert "internal error" not in result.out, result.out
+    # backslashreplace: a name that is not UTF-8 in a failure message would crash the xdist worker
+    said = (result.out[-800:] + result.err[-800:]).encode("utf-8", "backslashreplace").decode()
+    assert result.code in allowed, f"exit {result.code}: {said}"
+    assert "Traceback" not in result.err and "crashed" not in result.err, said
+    assert "internal error" not in result.out, said
 
 
 # --- configs ----------------------------------------------------------------------------------
@@ -128,17 +131,86 @@ def test_a_device_as_the_database_is_a_sentence(tmp_path: Path) -> None:
         assert_sentence(litefix(*args, timeout=QUICK))
 
 
-@pytest.mark.parametrize("where", ["directory", "file"])
-def test_a_database_path_that_is_not_utf8_survives_an_integrity_check(where: str, tmp_path: Path) -> None:
-    odd = os.fsdecode(b"caf\xe9")
-    db = tmp_path / odd / "app.db" if where == "directory" else tmp_path / f"{odd}.db"
+# --- a database whose name is not UTF-8 --------------------------------------------------------
+#
+# SQLite takes only UTF-8 names; Linux allows any bytes. apsw could not open `caf\xe9.db`, and the
+# integrity inspector reported that as corruption: `integrity-failed`, "restore from the replica".
+
+ODD = os.fsdecode(b"caf\xe9")  # Latin-1 "café": one byte that is not UTF-8
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _odd_db(tmp_path: Path, where: str, fixture: str) -> Path:
+    db = tmp_path / ODD / "app.db" if where == "directory" else tmp_path / f"{ODD}.db"
     db.parent.mkdir(exist_ok=True)
-    wal_db(db)
-    result = litefix("diagnose", db, "--integrity", "quick", "--json", timeout=QUICK)
-    assert_sentence(result, (0, 1))
-    if where == "directory":  # SQLite opens it through /proc/self/fd; the check really ran
-        integrity = next(i for i in result.json()["inspectors"] if i["name"] == "integrity")
-        assert integrity["facts"]["result"] == "ok"
+    for source in (FIXTURES / fixture).iterdir():  # the database, and its -wal when the fixture has one
+        shutil.copyfile(source, str(db) + source.name.removeprefix("app.db"))
+    return db
+
+
+@pytest.mark.parametrize("mode", ["quick", "full"])
+@pytest.mark.parametrize("where", ["directory", "file"])
+def test_a_healthy_database_whose_name_is_not_utf8_passes_its_integrity_check(
+    where: str, mode: str, tmp_path: Path
+) -> None:
+    """With committed frames in its -wal: SQLite reads them through litefix's VFS, and nothing changes."""
+    db = _odd_db(tmp_path, where, "healthy-uncheckpointed")
+    before = fingerprint(db.parent)
+    result = litefix("diagnose", db, "--integrity", mode, "--json", timeout=QUICK)
+    assert_sentence(result, (0,))
+    integrity = next(i for i in result.json()["inspectors"] if i["name"] == "integrity")
+    assert integrity["status"] == "ok" and integrity["facts"]["result"] == "ok", integrity
+    assert not [f for f in result.json()["findings"] if f["severity"] == "error"], result.out
+    assert fingerprint(db.parent) == before
+
+
+@pytest.mark.parametrize("mode", ["quick", "full"])
+def test_a_corrupt_database_whose_name_is_not_utf8_is_integrity_failed_for_what_sqlite_found(
+    mode: str, tmp_path: Path
+) -> None:
+    db = _odd_db(tmp_path, "file", "integrity-failed")
+    result = litefix("diagnose", db, "--integrity", mode, "--json", timeout=QUICK)
+    assert_sentence(result, (1,))
+    [failed] = [f for f in result.json()["findings"] if f["code"] == "integrity-failed"]
+    check = "quick_check" if mode == "quick" else "integrity_check"
+    assert f"fails {check}: Tree " in failed["message"], failed  # SQLite's own words about a page
+    assert "UTF-8" not in failed["message"]
+
+
+def test_quarantine_and_putting_back_a_database_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    db = _odd_db(tmp_path, "file", "healthy-uncheckpointed")
+    before = fingerprint(tmp_path)
+    moved = litefix("repair", db, "--strategy", "quarantine", "--yes", timeout=QUICK)
+    assert_sentence(moved, (0,))
+    assert not db.exists()
+    [qdir] = (tmp_path / ".litefix" / "quarantine").iterdir()
+    back = litefix("quarantine", "restore", qdir.name, "--db", db, timeout=QUICK)
+    assert_sentence(back, (0,))
+    after = fingerprint(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before
+
+
+@pytest.mark.parametrize("version", ["0.3.13", "0.5.17"])
+def test_restore_of_a_database_whose_name_is_not_utf8_from_its_replica(version: str, tmp_path: Path) -> None:
+    """`litestream restore` is given litefix's own config, which is YAML: it names the database by a
+    stand-in, and the restored file is moved onto the real name."""
+    from tests.test_repair import replicated_site
+
+    (tmp_path / "site").mkdir()
+    site = replicated_site(tmp_path / "site", version, rows=20)
+    db = tmp_path / f"{ODD}.db"
+    env = site.env()
+    result = litefix("repair", db, "--replica", f"file://{site.replica}", "--strategy", "restore", "--yes", env=env)
+    assert_sentence(result, (0,))
+    want = sqlite3.connect(site.db).execute("SELECT count(*) FROM solid_cable_messages").fetchone()
+    got = sqlite3.connect(f"file:{quote(os.fsencode(db))}?mode=ro", uri=True)
+    try:
+        assert got.execute("SELECT count(*) FROM solid_cable_messages").fetchone() == want
+    finally:
+        got.close()
+    init = litefix("repair", db, "--replica", f"file://{site.replica}", "--strategy", "init", "--yes", env=env)
+    assert_sentence(init, (4,))
+    assert "its config is YAML, which is UTF-8, and this file's name is not" in init.out + init.err
 
 
 # --- quarantines and journals -------------------------------------------------------------------

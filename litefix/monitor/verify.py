@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Options
@@ -52,6 +51,7 @@ from litefix.replicas.reader import (
     replica_position_03,
     replica_targets,
 )
+from litefix.system.files import sqlite_uri
 from litefix.system.litestream import Binary, Invocation
 
 DEFAULT_TABLE = "_litefix_verify"
@@ -250,7 +250,7 @@ def write_sentinel(db: str, wanted: VerifyOptions) -> tuple[str, float]:
     token = secrets.token_hex(16)
     table = wanted.table
     # mode=rw: never create a database that is not there (a plain connect would make an empty one).
-    con = sqlite3.connect(f"file:{quote(db)}?mode=rw", uri=True, timeout=wanted.busy_timeout, isolation_level=None)
+    con = sqlite3.connect(sqlite_uri(db, "mode=rw"), uri=True, timeout=wanted.busy_timeout, isolation_level=None)
     try:
         con.execute("PRAGMA wal_autocheckpoint=0")
         con.execute("BEGIN IMMEDIATE")

@@ -44,7 +44,7 @@ from litefix.replicas.pages import (
     plan_ltx_restore,
 )
 from litefix.replicas.reader import ReplicaTarget, ReplicaView, newest_clean_point, read_replica, restore_points
-from litefix.system.files import is_regular
+from litefix.system.files import is_regular, is_utf8, sqlite_uri
 from litefix.system.litestream import Binary, Invocation
 from litefix.system.schema import SchemaError, check_integrity, read_schema
 
@@ -200,7 +200,7 @@ def checkpoint(run: Run, step: Step) -> dict[str, JSON]:
     wal = db + "-wal"
     ensure_room(db, os.path.dirname(db), os.path.getsize(wal) if os.path.isfile(wal) else 0, "checkpointing")
     try:
-        con = apsw.Connection(db)
+        con = apsw.Connection(sqlite_uri(db), flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_URI)
         try:
             row = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             busy, log, done = row if row else (1, -1, -1)
@@ -359,11 +359,14 @@ def _source(run: Run, args: ReplicaArgs, binary: Binary) -> list[str]:
         return list(args.source)
     config = run.scratch / "restore-source.yml"
     block = "replicas:\n      - " if binary.generation == "0.3" else "replica:\n      "
+    # The database path is only the name `restore` looks the replica up by (it writes to -o); YAML is
+    # UTF-8, so a path that is not (`app-\\xff.db`) is looked up by a stand-in name instead.
+    key = args.db if is_utf8(args.db) else "/litefix/restore-source.db"
     config.write_text(
-        f"dbs:\n  - path: {json.dumps(args.db)}\n    {block}type: file\n"
+        f"dbs:\n  - path: {json.dumps(key)}\n    {block}type: file\n"
         f"{'        ' if binary.generation == '0.3' else '      '}path: {json.dumps(target.local_path)}\n"
     )
-    return ["-config", str(config), args.db]
+    return ["-config", str(config), key]
 
 
 @action("restore-to-temp")
