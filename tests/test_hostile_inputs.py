@@ -450,3 +450,19 @@ def test_an_app_that_does_not_exist_is_a_usage_error_naming_it(tmp_path: Path) -
     result = litefix("boot", "--config", config, "--", missing, "server", timeout=QUICK)
     assert_sentence(result, (2,))
     assert f"Error: cannot run the app {missing}: no such file or directory" in result.err
+
+
+def test_a_local_ltx_file_litefix_may_not_read_is_unreadable_not_damaged(shared_dir: Path) -> None:
+    """Litestream (root) keeps its meta dir; litefix run as another user may not read a file in it.
+    That says nothing about the file's bytes: no "damaged", no init hint, the sentence in the facts."""
+    from tests.test_repair import replicated_site
+
+    site = replicated_site(shared_dir, "0.5.17", rows=20)
+    l0 = sorted((shared_dir / f".{site.db.name}-litestream" / "ltx" / "0").glob("*.ltx"))
+    assert l0, "Litestream wrote no L0 file"
+    l0[-1].chmod(0o000)
+    result = litefix("diagnose", site.db, "--config", site.config, "--json", user=_user(), env=site.env())
+    assert_sentence(result, (0, 1))
+    assert not [f for f in result.json()["findings"] if "damaged" in f["message"]], result.out
+    meta = next(i for i in result.json()["inspectors"] if i["name"] == "meta-dir")
+    assert f"cannot read {l0[-1]}: permission denied" in meta["facts"]["l0_unreadable"], meta
