@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 
+from litefix.formats.oserror import os_error_cause, os_error_sentence
+
+__all__ = ["os_error_cause", "os_error_sentence"]  # the pure words live beside the byte readers that use them
+
 # Exit codes, documented in the README and checked by tests/test_docs.py.
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -83,29 +87,6 @@ class NoSpace(LitefixError):
     exit_code = EXIT_REPAIR_FAILED
 
 
-def os_error_sentence(exc: OSError, what: str = "", doing: str = "reading") -> str:
-    """The one sentence for an OSError: what failed, on which path, in words a user acts on."""
-    import errno
-
-    path = exc.filename if exc.filename is not None else what
-    path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
-    on = f" {path}" if path else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"the disk is full ({doing}{on})" if path else "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"permission denied {doing}{on}"
-    if exc.errno == errno.EIO:
-        return f"I/O error {doing}{on}"
-    if exc.errno == errno.ELOOP:
-        return f"{path} is a symlink loop"
-    if exc.errno == errno.EROFS:
-        return f"{path or 'the filesystem'} is on a read-only filesystem"
-    if exc.errno == errno.ENAMETOOLONG:
-        return f"the path is too long ({path[:80]}…)" if len(path) > 80 else f"the path {path} is too long"
-    verb = {"reading": "read", "writing": "write", "moving": "move", "copying": "copy", "creating": "create"}
-    return f"cannot {verb.get(doing, doing)}{on}: {exc.strerror or exc}"
-
-
 _OS_HINTS = {
     "space": "free space on that filesystem; nothing was lost, then run the same command again "
     "(an interrupted repair: --resume or --rollback)",
@@ -115,17 +96,31 @@ _OS_HINTS = {
 }
 
 
-def describe_os_error(exc: OSError, what: str = "", doing: str = "reading") -> LitefixError:
-    """An OSError as the error the user sees: a full disk is exit 5, anything else cannot-inspect (3)."""
+def describe_os_error(
+    exc: OSError,
+    what: str | os.PathLike[str] | bytes = "",
+    doing: str = "read",
+    error: type[LitefixError] = CannotInspect,
+    hint: str = "",
+) -> LitefixError:
+    """An OSError as the error the user sees, worded by `os_error_sentence`.
+
+    A full disk (or quota) is always `NoSpace`, exit 5, whatever was being done: the fix is
+    room, not another path. Anything else is `error` (cannot-inspect, 3, unless the caller
+    knows better: an unreadable config is a usage error, 2) with `hint`, else the hint for
+    the cause.
+    """
     import errno
 
     sentence = os_error_sentence(exc, what, doing)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return NoSpace(sentence, _OS_HINTS["space"])
+    if hint:
+        return error(sentence, hint)
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return CannotInspect(sentence, _OS_HINTS["permission"])
+        return error(sentence, _OS_HINTS["permission"])
     if exc.errno == errno.EIO:
-        return CannotInspect(sentence, _OS_HINTS["io"])
+        return error(sentence, _OS_HINTS["io"])
     if exc.errno == errno.ELOOP:
-        return CannotInspect(sentence, "point the path at the real database file")
-    return CannotInspect(sentence, _OS_HINTS["other"])
+        return error(sentence, "point the path at the real file")
+    return error(sentence, _OS_HINTS["other"])

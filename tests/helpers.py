@@ -59,7 +59,10 @@ def litefix(
     cmd = [sys.executable, "-m", "litefix", *map(str, args)]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd, check=False)
+    # surrogateescape: a path whose bytes are not UTF-8 comes back as the str Path gave (os.fsdecode)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, errors="surrogateescape", timeout=timeout, env=env, cwd=cwd, check=False
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

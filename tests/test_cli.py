@@ -117,7 +117,7 @@ def test_unreadable_database_exits_3_with_a_sentence(world_readable_dir: Path) -
     result = litefix("diagnose", db, user=user)
     no_traceback(result)
     assert result.code == 3, result.out + result.err
-    assert f"permission denied reading {db}" in result.out
+    assert f"cannot read {db}: permission denied" in result.out
 
 
 def test_unreadable_directory_exits_3_with_a_sentence(world_readable_dir: Path) -> None:

@@ -527,7 +527,7 @@ def test_discover_reports_how_the_config_was_found(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_directory_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"missing.yml: config file not found") as caught:
+    with pytest.raises(ConfigError, match=r"cannot read the config .*missing.yml: no such file or directory") as caught:
         load_config(str(tmp_path / "missing.yml"), {})
     assert "LITESTREAM_CONFIG" in caught.value.hint
     with pytest.raises(ConfigError, match=r"is a directory"):
@@ -559,7 +559,7 @@ def test_unreadable_config_is_a_permission_error_naming_the_file(world_readable_
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
     assert proc.returncode == 0 and not proc.stderr, proc.stderr
     message, hint = proc.stdout.splitlines()
-    assert message == f"{config}: permission denied reading the config"
+    assert message == f"cannot read the config {config}: permission denied"
     assert "run litefix as the user Litestream runs as" in hint
 
 

@@ -406,7 +406,7 @@ def test_an_unreadable_file_is_one_sentence_and_exit_3(tmp_path: Path) -> None:
     no_traceback(missing)
     assert missing.code == 3
     first, *rest = missing.err.splitlines()
-    assert first == f"Error: cannot read {tmp_path / 'nope.log'}: no such file"
+    assert first == f"Error: cannot read {tmp_path / 'nope.log'}: no such file or directory"
     assert all(line.startswith("Hint: ") for line in rest)
     directory = litefix("explain", tmp_path)
     assert directory.code == 3 and "is a directory" in directory.err

@@ -12,7 +12,7 @@ from litefix.config.constants import CWD_CONFIG_NAME, DEFAULT_CONFIG_PATH, ENV_V
 from litefix.config.expand import expand_env_vars, expand_path
 from litefix.config.model import ConfigLocation, Incompatibility, LitestreamConfig
 from litefix.config.yaml_reader import _Reader
-from litefix.errors import ConfigError
+from litefix.errors import ConfigError, describe_os_error
 from litefix.system.files import CONFIG_LIMIT, read_bytes
 
 
@@ -110,6 +110,13 @@ def discover_config(
     return load_config(location.path, env, expand_env=expand_env, cwd=cwd, how_found=location.how_found)
 
 
+_CONFIG_HINTS: dict[type[OSError], str] = {
+    FileNotFoundError: f"pass --config PATH or set {ENV_VAR} to the file Litestream runs with",
+    PermissionError: "run litefix as the user Litestream runs as (or with sudo), or make the config readable",
+    IsADirectoryError: "point --config at the litestream.yml file",
+}
+
+
 def _read_text(path: str, expanded: str) -> str:
     """The file's text; errors name `path` as the user wrote it.
 
@@ -118,24 +125,9 @@ def _read_text(path: str, expanded: str) -> str:
     """
     try:
         data = read_bytes(expanded, CONFIG_LIMIT, "litestream config", ConfigError)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: config file not found",
-            f"pass --config PATH or set {ENV_VAR} to the file Litestream runs with",
-        ) from None
-    except PermissionError:
-        raise ConfigError(
-            f"{path}: permission denied reading the config",
-            "run litefix as the user Litestream runs as (or with sudo), or make the config readable",
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"{path}: is a directory, not a config file", "point --config at the litestream.yml file"
-        ) from None
     except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read the config: {exc.strerror or exc}", "check the file and the disk under it"
-        ) from None
+        hint = _CONFIG_HINTS.get(type(exc), "check the file and the disk under it")
+        raise describe_os_error(exc, path, "read the config", ConfigError, hint) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from litefix.codes import CODES, Auto
 from litefix.diagnose.context import Context, Options, Skip
 from litefix.diagnose.inspectors import Inspector, registry
-from litefix.errors import LitefixError
+from litefix.errors import LitefixError, describe_os_error
 from litefix.formats.wal import CONFIRM_PAUSE
 from litefix.model import Diagnosis, Finding, InspectorRun, RunStatus, Severity, Strategy
 
@@ -38,6 +38,10 @@ def diagnose_in(ctx: Context, inspectors: dict[str, Inspector] | None = None) ->
         except LitefixError as exc:
             reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
             runs.append(InspectorRun(name, RunStatus.FAILED, reason=reason))
+            continue
+        except OSError as exc:  # a file that turned unreadable mid-inspection: the user's to fix, not a bug
+            error = describe_os_error(exc)
+            runs.append(InspectorRun(name, RunStatus.FAILED, reason=f"{error.message} ({error.hint})"))
             continue
         except Exception as exc:  # a bug in an inspector must not hide the others' findings
             reason = f"internal error in the {name} inspector: {type(exc).__name__}: {exc} (please report it)"

@@ -58,6 +58,12 @@ def explain(source: str | Iterable[str]) -> Explanation:
     return grouper.result(counter.lines)
 
 
+_OPEN_HINTS: dict[type[OSError], str] = {
+    FileNotFoundError: "check the path, or pipe the log in: `docker logs litestream 2>&1 | litefix explain -`",
+    IsADirectoryError: "pass a file of Litestream log lines, or - for stdin",
+}
+
+
 def read_log(source: str, stdin: BinaryIO) -> Iterator[str]:
     """The lines of FILE, or of stdin for `-`, as a stream (bad UTF-8 becomes U+FFFD instead of failing).
 
@@ -72,17 +78,8 @@ def read_log(source: str, stdin: BinaryIO) -> Iterator[str]:
         return itertools.chain.from_iterable(_guarded(read_blocks(stdin, "stdin"), "stdin"))
     try:
         handle = open(source, "rb")  # noqa: SIM115 - closed by the generator below
-    except FileNotFoundError:
-        raise CannotInspect(
-            f"cannot read {source}: no such file",
-            "check the path, or pipe the log in: `docker logs litestream 2>&1 | litefix explain -`",
-        ) from None
-    except IsADirectoryError:
-        raise CannotInspect(
-            f"cannot read {source}: it is a directory", "pass a file of Litestream log lines, or - for stdin"
-        ) from None
     except OSError as exc:
-        raise describe_os_error(exc, source) from None
+        raise describe_os_error(exc, source, hint=_OPEN_HINTS.get(type(exc), "")) from None
     mode = os.fstat(handle.fileno()).st_mode
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
         handle.close()

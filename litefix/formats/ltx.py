@@ -33,6 +33,7 @@ from pathlib import Path
 from fastcrc import crc64
 
 from litefix.formats import FormatError
+from litefix.formats.oserror import os_error_sentence
 from litefix.formats.sqlite_header import HeaderError, lock_page, parse_header, valid_page_size
 
 MAGIC = b"LTX1"
@@ -299,6 +300,7 @@ class LtxFileInfo:
     mtime: float
     header: LtxHeader | None
     header_error: str | None
+    unreadable: bool = False  # the header could not be read at all (permissions, I/O): not evidence of damage
 
     @property
     def name(self) -> str:
@@ -375,6 +377,7 @@ def scan_ltx_dir(root: str | os.PathLike[str]) -> list[LtxFileInfo]:
             txids = parse_ltx_name(entry.name)
             header: LtxHeader | None = None
             header_error: str | None = None
+            unreadable = False
             try:
                 header = read_ltx_header(entry.path)
             except FileNotFoundError:
@@ -382,7 +385,7 @@ def scan_ltx_dir(root: str | os.PathLike[str]) -> list[LtxFileInfo]:
             except LtxError as exc:
                 header_error = str(exc)
             except OSError as exc:
-                header_error = f"cannot read: {exc.strerror or exc}"
+                header_error, unreadable = os_error_sentence(exc, entry.path), True
             found.append(
                 LtxFileInfo(
                     path=Path(entry.path),
@@ -393,6 +396,7 @@ def scan_ltx_dir(root: str | os.PathLike[str]) -> list[LtxFileInfo]:
                     mtime=st.st_mtime,
                     header=header,
                     header_error=header_error,
+                    unreadable=unreadable,
                 )
             )
     found.sort(key=lambda f: (f.level, f.min_txid or 0, f.max_txid or 0, f.name))

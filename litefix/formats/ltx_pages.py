@@ -37,6 +37,7 @@ from litefix.formats.ltx import (
     parse_ltx_trailer,
     read_ltx_header,
 )
+from litefix.formats.oserror import os_error_sentence
 
 # --- streaming the page block ------------------------------------------------------------
 
@@ -355,7 +356,7 @@ def verify_ltx(path: str | os.PathLike[str]) -> LtxVerification:
     except LtxError as exc:
         error = str(exc)
     except OSError as exc:
-        error = f"cannot read: {exc.strerror or exc}"
+        error = os_error_sentence(exc, path)
     encodings = sorted(reader.encodings) if reader else []
     return LtxVerification(
         path=os.fspath(path),

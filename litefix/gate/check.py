@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from litefix.config import LitestreamConfig, discover_config
 from litefix.diagnose.context import Context, Options
 from litefix.diagnose.runner import diagnose_in
-from litefix.errors import LitefixError, UsageError
+from litefix.errors import LitefixError, UsageError, describe_os_error
 from litefix.gate.deployment import check_deployment, find_litestreams, fold_shared_replicas
 from litefix.gate.report import CheckLine, CheckReport, DatabaseResult, Fix
 from litefix.model import Diagnosis, Finding, InspectorRun, RunStatus, Severity
@@ -282,7 +282,13 @@ def run_check(
                 if _failing_codes(item.lines, threshold):
                     item.next_step = next_step(item.ctx, item.lines, config.source_path)
             except Exception as exc:  # a crash is a failed line (exit 3), never a missing report
-                reason = exc.message if isinstance(exc, LitefixError) else f"{type(exc).__name__}: {exc}"
+                reason = (
+                    exc.message
+                    if isinstance(exc, LitefixError)
+                    else describe_os_error(exc).message
+                    if isinstance(exc, OSError)
+                    else f"{type(exc).__name__}: {exc}"
+                )
                 failed = InspectorRun("gate", RunStatus.FAILED, reason=f"--fix or planning failed: {reason}")
                 item.lines = (*item.lines, CheckLine(failed))
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from litefix.errors import LitefixError, Refused
+from litefix.errors import LitefixError, Refused, os_error_sentence
 
 SOCKET_NAME = "boot.sock"
 REPLY_TIMEOUT = 180.0  # stopping the app and Litestream's final sync, or a restart, take at most this
@@ -129,8 +129,7 @@ class BootClient:
         except OSError as exc:
             self._sock.close()
             raise Refused(
-                f"a litefix boot holds these databases but its control socket {path} does not answer: "
-                f"{exc.strerror or exc}",
+                "a litefix boot holds these databases but " + os_error_sentence(exc, path, "reach its control socket"),
                 "stop that container first, then repair",
             ) from None
         self._lines = self._sock.makefile("rb")

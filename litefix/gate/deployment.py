@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from litefix.codes import CODES
 from litefix.config import LitestreamConfig, load_config
-from litefix.errors import ConfigError
+from litefix.errors import ConfigError, os_error_sentence
 from litefix.gate.report import CheckLine
 from litefix.model import JSON, InspectorRun, RunStatus
 from litefix.system.mounts import Mount, mount_of, storage_risk
@@ -143,7 +143,10 @@ def rails_line(config: LitestreamConfig, cwd: str | None = None) -> CheckLine | 
     try:
         app = read_database_yml(root)
     except (OSError, RailsConfigError) as exc:
-        reason = f"cannot read {os.path.join(root, 'config', 'database.yml')}: {exc}"
+        database_yml = os.path.join(root, "config", "database.yml")
+        reason = (
+            os_error_sentence(exc, database_yml) if isinstance(exc, OSError) else f"cannot read {database_yml}: {exc}"
+        )
         return CheckLine(InspectorRun("rails", RunStatus.SKIPPED, reason=reason))
     findings = []
     unknown = []

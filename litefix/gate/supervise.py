@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType, TracebackType
 
 from litefix.config import LitestreamConfig
-from litefix.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, LitefixError, UsageError
+from litefix.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, LitefixError, UsageError, describe_os_error
 from litefix.system.children import signal_group, start_child
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -193,9 +193,7 @@ def start_app(app: Sequence[str]) -> subprocess.Popen[bytes]:
     try:
         return start_child(app)
     except OSError as exc:
-        raise UsageError(
-            f"cannot run the app `{app[0]}`: {exc.strerror or exc}", "check the command after `--`"
-        ) from None
+        raise describe_os_error(exc, app[0], "run the app", UsageError, "check the command after `--`") from None
 
 
 def run_app(app: Sequence[str], signals: Signals, log: Log) -> int:

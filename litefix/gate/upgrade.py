@@ -22,7 +22,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from litefix.config import REDACTED, SECRET_KEYS, LitestreamConfig, litestream_generation, load_config
-from litefix.errors import ConfigError, Refused, UsageError
+from litefix.errors import ConfigError, Refused, UsageError, describe_os_error
 from litefix.model import JSON
 from litefix.system.litestream import KNOWN_BUILDS, Binary, Invocation, find_binary, version_risks
 
@@ -204,7 +204,9 @@ def lint_entrypoint(path: str, target: Binary) -> list[UpgradeCheck]:
         with open(path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError as exc:
-        raise UsageError(f"cannot read --entrypoint {path}: {exc.strerror or exc}") from exc
+        raise describe_os_error(
+            exc, path, "read --entrypoint", UsageError, "pass the entrypoint script's path"
+        ) from exc
     checks: list[UpgradeCheck] = []
     known: dict[str, set[str] | None] = {}
     uses = 0

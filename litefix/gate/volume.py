@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from litefix.errors import Refused
+from litefix.errors import Refused, describe_os_error
 from litefix.model import JSON
 
 LOCK_DIR = ".litefix"
@@ -171,8 +171,11 @@ class VolumeLock:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise Refused(
-                f"cannot take the boot lock {path}: {exc.strerror or exc}",
+            raise describe_os_error(
+                exc,
+                path,
+                "take the boot lock",
+                Refused,
                 "boot needs to write to the databases' directory (it keeps its lock and quarantine in .litefix/)",
             ) from None
 

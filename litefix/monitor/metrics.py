@@ -23,7 +23,7 @@ from typing import Any
 from litefix import __version__
 from litefix.diagnose.context import Context, Options
 from litefix.diagnose.runner import diagnose_in
-from litefix.errors import UsageError
+from litefix.errors import UsageError, describe_os_error
 from litefix.formats.generations import Pos
 from litefix.model import Diagnosis, RunStatus
 from litefix.monitor.state import LastVerify, load_last_verify
@@ -266,7 +266,7 @@ def serve(registry: Any, listen: str, ready: Callable[[str], None]) -> int:
     try:
         server, thread = start_http_server(port, host, registry)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}", "pick a free port") from exc
+        raise describe_os_error(exc, listen, "listen on", UsageError, "pick a free port") from exc
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

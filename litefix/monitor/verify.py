@@ -26,12 +26,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Options
 from litefix.diagnose.runner import diagnose_in
-from litefix.errors import UsageError
+from litefix.errors import UsageError, os_error_sentence
 from litefix.model import JSON, Finding, Severity
 from litefix.monitor.replica_pages import (
     READ_ERRORS,
@@ -52,6 +51,7 @@ from litefix.replicas.reader import (
     replica_position_03,
     replica_targets,
 )
+from litefix.system.files import sqlite_uri
 from litefix.system.litestream import Binary, Invocation
 
 DEFAULT_TABLE = "_litefix_verify"
@@ -250,7 +250,7 @@ def write_sentinel(db: str, wanted: VerifyOptions) -> tuple[str, float]:
     token = secrets.token_hex(16)
     table = wanted.table
     # mode=rw: never create a database that is not there (a plain connect would make an empty one).
-    con = sqlite3.connect(f"file:{quote(db)}?mode=rw", uri=True, timeout=wanted.busy_timeout, isolation_level=None)
+    con = sqlite3.connect(sqlite_uri(db, "mode=rw"), uri=True, timeout=wanted.busy_timeout, isolation_level=None)
     try:
         con.execute("PRAGMA wal_autocheckpoint=0")
         con.execute("BEGIN IMMEDIATE")
@@ -331,7 +331,10 @@ class _Waiter:
             found = self._restore_and_look() if by_restore else self._read_pages(view)
         except READ_ERRORS as exc:
             # Files come and go under a live Litestream (compaction, retention): try again next poll.
-            self.unreadable = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, OSError) and exc.errno is not None:  # not one of the sentences raised below
+                self.unreadable = os_error_sentence(exc, doing="read the replica")
+            else:
+                self.unreadable = f"{type(exc).__name__}: {exc}"
             return False
         self.unreadable = None
         if not found and self.position is not None:

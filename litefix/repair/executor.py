@@ -61,8 +61,11 @@ def execute(
     try:
         make_dirs(repairs_dir(plan.db), db_dir)
     except OSError as exc:
-        raise RepairFailed(
-            f"cannot create litefix's workspace {workspace(plan.db)}: {os_error_sentence(exc, doing='creating')}",
+        raise describe_os_error(
+            exc,
+            str(workspace(plan.db)),
+            "create litefix's workspace",
+            RepairFailed,
             "run as the user that owns the database directory; nothing was changed",
         ) from exc
     with repair_lock(plan.db):
@@ -100,7 +103,7 @@ def _clear_journal(db: str) -> None:
 
 
 def _nothing_changed(exc: OSError, where: str) -> LitefixError:
-    error = describe_os_error(exc, where, doing="writing")
+    error = describe_os_error(exc, where, doing="write")
     error.message = f"{error.message}; the repair did not start and nothing was changed"
     return error
 
@@ -156,7 +159,7 @@ def _run_steps(run: Run) -> Outcome:
         run.journal.append({"event": "end", "status": "completed"})
         run.journal.archive()
     except (LitefixError, OSError) as exc:
-        message = exc.message if isinstance(exc, LitefixError) else os_error_sentence(exc, doing="writing")
+        message = exc.message if isinstance(exc, LitefixError) else os_error_sentence(exc, doing="write")
         with contextlib.suppress(OSError):  # the disk may be full: the journal still says the step started
             run.journal.append({"event": "failed", "step": i, "error": message})
         failed: LitefixError = RepairFailed(
@@ -198,7 +201,7 @@ def rollback(db: str, log: Callable[[str], None] = lambda _m: None) -> Outcome:
                     log(done.note)
                 left += done.left
         except OSError as exc:
-            left.append(os_error_sentence(exc, doing="moving"))
+            left.append(os_error_sentence(exc, doing="move back"))
         if left:
             with contextlib.suppress(OSError):
                 journal.append({"event": "rollback-incomplete", "left": left, "notes": notes})

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from litefix import __version__
-from litefix.errors import EXIT_REPAIR_FAILED, LitefixError, Refused, UsageError
+from litefix.errors import EXIT_REPAIR_FAILED, LitefixError, Refused, UsageError, describe_os_error
 from litefix.repair.faults import crash_point
 from litefix.system.files import MANIFEST_LIMIT, iter_chunks, read_text
 
@@ -407,14 +407,12 @@ def load(path: str | os.PathLike[str]) -> Quarantine:
     where = path / "manifest.json"
     try:
         data = json.loads(read_text(where, MANIFEST_LIMIT, "quarantine manifest", QuarantineError))
-    except (OSError, ValueError, RecursionError) as exc:
-        why = (
-            exc.strerror
-            if isinstance(exc, OSError)
-            else "nested too deeply"
-            if isinstance(exc, RecursionError)
-            else exc
-        )
+    except OSError as exc:
+        raise describe_os_error(
+            exc, where, error=QuarantineError, hint="the quarantine is damaged or unreadable; inspect it by hand"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise QuarantineError(f"cannot read {where}: {why}", "the quarantine is damaged; inspect it by hand") from None
     try:
         if not isinstance(data, dict):

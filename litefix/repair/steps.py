@@ -45,7 +45,7 @@ from litefix.replicas.pages import (
 )
 from litefix.replicas.progress import growth, reporting
 from litefix.replicas.reader import ReplicaTarget, ReplicaView, newest_clean_point, read_replica, restore_points
-from litefix.system.files import is_regular
+from litefix.system.files import is_regular, is_utf8, sqlite_uri
 from litefix.system.litestream import Binary, Invocation
 from litefix.system.schema import SchemaError, check_integrity, read_schema
 
@@ -201,14 +201,16 @@ def checkpoint(run: Run, step: Step) -> dict[str, JSON]:
     wal = db + "-wal"
     ensure_room(db, os.path.dirname(db), os.path.getsize(wal) if os.path.isfile(wal) else 0, "checkpointing")
     try:
-        con = apsw.Connection(db)
+        con = apsw.Connection(sqlite_uri(db), flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_URI)
         try:
             row = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             busy, log, done = row if row else (1, -1, -1)
         finally:
             con.close()
     except apsw.FullError as exc:
-        raise NoSpace(f"the disk is full (checkpointing {db})", "free space, then resume or roll back") from exc
+        raise NoSpace(
+            f"cannot checkpoint {db}: no space left on device", "free space, then resume or roll back"
+        ) from exc
     except apsw.Error as exc:
         raise RepairFailed(f"cannot checkpoint {db}: {exc}") from exc
     if busy:
@@ -295,7 +297,7 @@ def run_litestream_init(run: Run, step: Step) -> dict[str, JSON]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 last = text.strip().splitlines()[-1] if text.strip() else "no output"
                 if "no space left" in text:
-                    raise NoSpace(f"the disk is full (Litestream initialising {run.plan.db}): {last[:200]}")
+                    raise NoSpace(f"Litestream cannot initialise {run.plan.db}: no space left on device ({last[:200]})")
                 raise RepairFailed(
                     f"Litestream did not bring the replica in line with {run.plan.db} within {args.timeout:.0f}s "
                     f"(exit {proc.poll()}): {last[:300]}",
@@ -358,11 +360,14 @@ def _source(run: Run, args: ReplicaArgs, binary: Binary) -> list[str]:
         return list(args.source)
     config = run.scratch / "restore-source.yml"
     block = "replicas:\n      - " if binary.generation == "0.3" else "replica:\n      "
+    # The database path is only the name `restore` looks the replica up by (it writes to -o); YAML is
+    # UTF-8, so a path that is not (`app-\\xff.db`) is looked up by a stand-in name instead.
+    key = args.db if is_utf8(args.db) else "/litefix/restore-source.db"
     config.write_text(
-        f"dbs:\n  - path: {json.dumps(args.db)}\n    {block}type: file\n"
+        f"dbs:\n  - path: {json.dumps(key)}\n    {block}type: file\n"
         f"{'        ' if binary.generation == '0.3' else '      '}path: {json.dumps(target.local_path)}\n"
     )
-    return ["-config", str(config), args.db]
+    return ["-config", str(config), key]
 
 
 @action("restore-to-temp")
@@ -384,7 +389,7 @@ def restore_to_temp(run: Run, step: Step) -> dict[str, JSON]:
     problem = _restore_once(binary, source, point_args, out, size)
     tested.append({"position": label, "ok": problem is None, "detail": problem or "ok"})
     if problem and _out_of_space(problem, out_dir):
-        raise NoSpace(f"the disk is full (restoring into {out_dir}): {problem[:200]}")
+        raise NoSpace(f"cannot restore into {out_dir}: no space left on device ({problem[:200]})")
     if problem and not point_args and args.search_clean:
         clean, checks = newest_clean_point(binary, source, restore_points(view)[1:], "quick")
         tested += [
@@ -401,7 +406,7 @@ def restore_to_temp(run: Run, step: Step) -> dict[str, JSON]:
         problem = _restore_once(binary, source, point_args, out, size)
     if problem:
         if _out_of_space(problem, out_dir):
-            raise NoSpace(f"the disk is full (restoring into {out_dir}): {problem[:200]}")
+            raise NoSpace(f"cannot restore into {out_dir}: no space left on device ({problem[:200]})")
         raise RepairFailed(f"restore of {label} failed: {problem}")
     return {"path": str(out), "point": label, "point_args": list(point_args), "tested": tested}
 

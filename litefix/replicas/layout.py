@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from litefix.errors import os_error_sentence
 from litefix.formats.generations import Generation, Snapshot, WalSegment
 from litefix.formats.ltx import HEADER_SIZE, LtxError, LtxFileInfo, LtxHeader, parse_ltx_header, parse_ltx_name
 from litefix.replicas.storage import PARALLEL, ObjectInfo, Storage, StorageError
@@ -84,7 +85,7 @@ def _header(storage: Storage, info: ObjectInfo) -> tuple[LtxHeader | None, str |
             return None, "gone"
         raise
     except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}"
+        return None, os_error_sentence(exc, info.key)
     try:
         return parse_ltx_header(data), None
     except LtxError as exc:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from litefix.config import DatabaseConfig, LitestreamConfig, ReplicaConfig, parse_replica_url
+from litefix.errors import os_error_sentence
 from litefix.formats.generations import (
     Generation,
     GenerationsError,
@@ -248,7 +249,8 @@ def _read_native(view: ReplicaView, storage: Storage) -> ReplicaView:
     except StorageError as exc:
         return _unreadable(view, exc)
     except OSError as exc:
-        view.error = f"cannot read {view.target.location}: {exc.strerror or exc}"
+        view.error = os_error_sentence(exc, exc.filename or view.target.location)
+        view.reason = "access-denied" if isinstance(exc, PermissionError) else "other"
         view.format = "unreadable"
         return view
     view.format = _format(view)

@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from litefix.errors import os_error_sentence
 from litefix.replicas.progress import reporting
 
 # Requests in flight at once (headers, downloads): enough to hide a round trip, few enough for a
@@ -88,6 +89,13 @@ class Storage(Protocol):
 # --- a directory ---------------------------------------------------------------------------------
 
 
+def _raise_unless_gone(exc: OSError) -> None:
+    """os.walk skips a directory it cannot list, which made an unreadable replica look empty (a "first
+    deploy"); only a directory that is not there (no such prefix, or removed by retention) is nothing."""
+    if not isinstance(exc, FileNotFoundError | NotADirectoryError):
+        raise exc
+
+
 @dataclass
 class FileStorage:
     root: str
@@ -97,7 +105,7 @@ class FileStorage:
     def list(self, prefix: str) -> list[ObjectInfo]:
         base = os.path.join(self.root, prefix)
         out: list[ObjectInfo] = []
-        for directory, _dirs, files in os.walk(base):
+        for directory, _dirs, files in os.walk(base, onerror=_raise_unless_gone):
             for name in files:
                 path = os.path.join(directory, name)
                 try:
@@ -207,7 +215,7 @@ class ObjectStorage:
         except Exception as exc:
             partial.unlink(missing_ok=True)
             if isinstance(exc, OSError) and not _is_obstore_error(exc):
-                raise StorageError("local", f"cannot write {key} to {self.scratch}: {exc.strerror or exc}") from None
+                raise StorageError("local", os_error_sentence(exc, self.scratch, f"write {key} to")) from None
             raise self._error(exc, f"read {key}") from None
         os.replace(partial, target)
 

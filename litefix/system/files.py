@@ -122,3 +122,22 @@ def is_regular(path: str | os.PathLike[str]) -> bool:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return False
         raise
+
+
+def is_utf8(path: str) -> bool:
+    """Can the name be written as UTF-8 (YAML, a SQLite filename)? A name whose bytes are not UTF-8
+    (`app-\\xff.db`) comes back from the OS with surrogates, which cannot."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def sqlite_uri(path: str, query: str = "") -> str:
+    """A `file:` URI that names `path` to SQLite's own VFS whatever its bytes: SQLite decodes %XX to
+    the raw byte and opens that, so a name that is not UTF-8 works where a plain filename cannot."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(os.fsencode(os.path.abspath(path)), safe="/")
+    return f"{uri}?{query}" if query else uri

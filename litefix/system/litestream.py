@@ -19,7 +19,7 @@ from functools import cached_property
 
 from packaging.version import InvalidVersion, Version
 
-from litefix.errors import EXIT_USAGE, LitefixError
+from litefix.errors import EXIT_USAGE, LitefixError, describe_os_error
 
 # The WAL-reset race was fixed in SQLite 3.51.3, released 2026-03-13 (backports
 # 3.44.6 and 3.50.7 came out the same week); an embedded SQLite whose source id is
@@ -129,8 +129,11 @@ class Binary:
         try:
             proc = subprocess.run([self.path, "version"], capture_output=True, text=True, timeout=30, check=False)
         except OSError as exc:
-            raise LitestreamNotFound(
-                f"cannot run {self.path}: {exc.strerror or exc}",
+            raise describe_os_error(
+                exc,
+                self.path,
+                "run",
+                LitestreamNotFound,
                 "point --litestream or LITEFIX_LITESTREAM at a working litestream binary",
             ) from exc
         return (proc.stdout or proc.stderr).strip()

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from litefix.errors import os_error_sentence
 from litefix.formats.shm import ShmError, WalIndex, read_shm
 
 WAL_WRITE_LOCK = 120
@@ -94,7 +95,7 @@ def read_lock_table(proc: str = "/proc") -> LockTable:
         with open(f"{proc}/locks", encoding="ascii", errors="replace") as fh:
             return LockTable(parse_locks(fh.read()))
     except OSError as exc:
-        return LockTable(error=f"cannot read {proc}/locks: {exc.strerror or exc}")
+        return LockTable(error=os_error_sentence(exc, f"{proc}/locks"))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from litefix.errors import os_error_sentence
+
 DELETED = " (deleted)"
 
 
@@ -97,7 +99,7 @@ def find_open_descriptors(paths: Iterable[str], proc: str = "/proc") -> ProcessS
     try:
         pids = [int(name) for name in os.listdir(proc) if name.isdigit()]
     except OSError as exc:
-        scan.error = f"cannot list {proc}: {exc.strerror or exc}"
+        scan.error = os_error_sentence(exc, proc, "list")
         return scan
     me = os.getpid()
     for pid in pids:

@@ -13,6 +13,7 @@ treat "malformed" on a live database as inconclusive, not as corruption.
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 import threading
@@ -45,24 +46,93 @@ class _ReadOnlyFile(apsw.VFSFile):
         return False
 
 
+class _BytesNamedFile:
+    """A file whose name is not UTF-8, read through its descriptor.
+
+    SQLite's unix VFS opens only by name, with O_NOFOLLOW, so neither the bytes name nor
+    /proc/self/fd/N (a symlink) reaches it; reading a descriptor needs no name. Read-only, no
+    locks, no shared memory: the same promises as _ReadOnlyFile.
+    """
+
+    def __init__(self, path: bytes) -> None:
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # O_NONBLOCK: never wait on a FIFO
+
+    def xRead(self, amount: int, offset: int) -> bytes:
+        return os.pread(self._fd, amount, offset)  # short at the end: apsw zero-fills it, as SQLite expects
+
+    def xWrite(self, data: bytes, offset: int) -> None:
+        raise apsw.ReadOnlyError("litefix opened this file read-only")
+
+    def xTruncate(self, newsize: int) -> None:
+        raise apsw.ReadOnlyError("litefix opened this file read-only")
+
+    def xSync(self, flags: int) -> None:
+        return None
+
+    def xFileSize(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def xLock(self, level: int) -> None:
+        return None
+
+    def xUnlock(self, level: int) -> None:
+        return None
+
+    def xCheckReservedLock(self) -> bool:
+        return False
+
+    def xFileControl(self, op: int, ptr: int) -> bool:
+        return False
+
+    def xSectorSize(self) -> int:
+        return 4096
+
+    def xDeviceCharacteristics(self) -> int:
+        return 0
+
+    def xClose(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class _ReadOnlyVFS(apsw.VFS):
     def __init__(self) -> None:
         super().__init__(VFS_NAME, "")
 
     def xOpen(self, name: str | apsw.URIFilename | None, flags: list[int]) -> _ReadOnlyFile:
         filename = name.filename() if isinstance(name, apsw.URIFilename) else name
-        if not isinstance(filename, str) or not os.path.exists(filename):
+        real = _real_name(filename) if isinstance(filename, str) else None
+        if not isinstance(filename, str) or not os.path.exists(real or filename):
             # A missing -wal or -journal must stay missing; SQLite copes with CANTOPEN.
             raise apsw.CantOpenError(f"litefix will not create {filename}")
-        if not stat.S_ISREG(os.stat(filename).st_mode):
+        if not stat.S_ISREG(os.stat(real or filename).st_mode):
             # Opening a FIFO blocks until a writer comes, a device never ends: refuse, by kind.
             raise apsw.CantOpenError(f"{filename} is not a regular file")
         flags[0] = (flags[0] & ~_WRITE_FLAGS) | apsw.SQLITE_OPEN_READONLY
-        return _ReadOnlyFile("", name, flags)
+        if real is None:
+            return _ReadOnlyFile("", name, flags)
+        flags[1] = flags[0]  # what was opened: read-only, so SQLite never checkpoints or deletes through it
+        return _BytesNamedFile(real)  # type: ignore[return-value]  # apsw takes any object with these methods
+
+    def xAccess(self, pathname: str, flags: int) -> bool:
+        real = _real_name(pathname)
+        if real is None:
+            return bool(super().xAccess(pathname, flags))
+        # As the unix VFS answers "exists": an empty -wal or -journal counts as none.
+        try:
+            st = os.stat(real)
+        except OSError:
+            return False
+        if flags == apsw.SQLITE_ACCESS_EXISTS:
+            return not stat.S_ISREG(st.st_mode) or st.st_size > 0
+        return os.access(real, os.R_OK) and flags != apsw.SQLITE_ACCESS_READWRITE
 
     def xFullPathname(self, name: str) -> str:
         # Keep an alias (see _utf8_path) as given: resolving it would bring back the name that is not UTF-8.
-        return name if name.startswith(_ALIAS_PREFIX) else str(super().xFullPathname(name))
+        if name.startswith((_ALIAS_PREFIX, _NAME_PREFIX)):
+            return name
+        return str(super().xFullPathname(name))
 
     def xDelete(self, filename: str, syncdir: bool) -> None:
         raise apsw.ReadOnlyError(f"litefix will not delete {filename}")
@@ -102,8 +172,10 @@ def open_readonly(path: str, *, ignore_wal: bool = False) -> Iterator[apsw.Conne
 
 @contextmanager
 def _utf8_path(path: str) -> Iterator[str]:
-    """A name SQLite (UTF-8 only) can take for `path`: itself, or through /proc/self/fd when a
-    directory's name is not UTF-8 (the -wal beside it is then found the same way)."""
+    """A name SQLite (UTF-8 only) can take for `path`: itself; through /proc/self/fd when a
+    directory's name is not UTF-8 (the -wal beside it is then found the same way); or, when the
+    file's own name is not UTF-8 (`app-\\xff.db`), a made-up name this VFS alone maps back to the
+    file's bytes, the -wal and -journal SQLite derives from it included."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
@@ -115,7 +187,9 @@ def _utf8_path(path: str) -> Iterator[str]:
     try:
         tail.encode("utf-8")
     except UnicodeEncodeError:
-        raise apsw.CantOpenError(f"SQLite cannot open a file whose own name is not UTF-8 ({path!r})") from None
+        with _named(path) as name:
+            yield name
+        return
     fd = os.open(head, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         yield f"{_ALIAS_PREFIX}{fd}/{tail}"
@@ -124,6 +198,33 @@ def _utf8_path(path: str) -> Iterator[str]:
 
 
 _ALIAS_PREFIX = "/proc/self/fd/"
+_NAME_PREFIX = "/litefix-non-utf8-name/"  # no such directory: only xOpen and xAccess below read it
+_names: dict[str, bytes] = {}  # made-up name -> the file's real path, while a connection uses it
+_names_lock = threading.Lock()
+_serial = itertools.count()
+
+
+@contextmanager
+def _named(path: str) -> Iterator[str]:
+    with _names_lock:
+        name = f"{_NAME_PREFIX}{next(_serial)}/db"
+        _names[name] = os.fsencode(path)
+    try:
+        yield name
+    finally:
+        with _names_lock:
+            del _names[name]
+
+
+def _real_name(name: str) -> bytes | None:
+    """The real path behind a made-up name (or a -wal, -journal SQLite derived from it); else None."""
+    if not name.startswith(_NAME_PREFIX):
+        return None
+    with _names_lock:
+        for made_up, real in _names.items():
+            if name.startswith(made_up):
+                return real + name[len(made_up) :].encode("utf-8")
+    return None
 
 
 def _quote(path: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from litefix.codes import CODES
 from litefix.diagnose.context import Context
 from litefix.diagnose.inspectors import Report, summarized
+from litefix.errors import os_error_sentence
 from litefix.formats.wal import WalScan
 from litefix.model import JSON, Finding
 
@@ -160,7 +161,10 @@ def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
     if not files:
         return
     files.sort(key=lambda f: (f.max_txid or 0, f.min_txid or 0))
-    bad_headers = [f for f in files if f.header is None or not f.name_matches_header]
+    bad_headers = [
+        f for f in files if (f.header is None and not f.unreadable) or (f.header and not f.name_matches_header)
+    ]
+    unreadable = [f.header_error for f in files if f.unreadable]
     corrupt = []
     budget = VERIFY_BYTES
     verified = 0
@@ -175,9 +179,15 @@ def _inspect_05(ctx: Context, meta: str, wal: WalScan | None, running: bool, rep
             ltx_page_sums(info.path, verify=True)  # one pass in C; raises on a bad file checksum
         except FileNotFoundError:
             continue  # compacted away by a running Litestream since the listing: not damage
-        except (LtxError, OSError) as exc:
+        except LtxError as exc:
             corrupt.append({"file": str(info.path), "error": str(exc)})
+        except OSError as exc:  # a file litefix may not read says nothing about its bytes
+            verified -= 1
+            if not info.unreadable:
+                unreadable.append(os_error_sentence(exc, info.path))
     report.facts["l0_files_verified"] = verified
+    if unreadable:
+        report.facts["l0_unreadable"] = unreadable[:10]
     if bad_headers or corrupt:
         evidence: dict[str, object] = {
             "bad_headers": [{"file": str(f.path), "error": f.header_error} for f in bad_headers][:10],

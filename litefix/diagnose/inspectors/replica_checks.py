@@ -15,6 +15,7 @@ from typing import Any
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
 from litefix.diagnose.inspectors import Report
+from litefix.errors import os_error_sentence
 from litefix.formats.generations import Generation, Pos
 from litefix.formats.ltx import scan_ltx_dir
 from litefix.model import JSON, Severity
@@ -452,7 +453,8 @@ def _compare(
         mine = LocalPages.open(ctx.db, ctx.wal_with_pages())
         result = compare(mine, remote)
     except (PageError, OSError, ValueError) as exc:
-        facts["comparison"] = inconclusive if moved() else f"not possible: {exc}"
+        why = os_error_sentence(exc, ctx.db) if isinstance(exc, OSError) else str(exc)
+        facts["comparison"] = inconclusive if moved() else f"not possible: {why}"
         return
     if moved():
         facts["comparison"] = inconclusive

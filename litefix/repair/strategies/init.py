@@ -22,6 +22,7 @@ from litefix.repair.args import (
     VerifyReplicaArgs,
 )
 from litefix.repair.strategies import Refusal, Situation, prelude
+from litefix.system.files import is_utf8
 
 
 def config_text(s: Situation) -> str:
@@ -53,6 +54,11 @@ def plan(s: Situation) -> RepairPlan:
     binary = s.ctx.binary
     if binary is None:
         raise Refusal("init needs the litestream binary: install it or pass --litestream PATH")
+    if not is_utf8(s.db):
+        raise Refusal(
+            f"Litestream cannot replicate {s.db}: its config is YAML, which is UTF-8, and this file's name is not; "
+            "rename the database to a UTF-8 name"
+        )
     replica = s.replica
     if replica is None:
         raise Refusal("init needs a replica: pass --config (listing this database) or --replica URL")
