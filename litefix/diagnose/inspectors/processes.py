@@ -94,7 +94,7 @@ def _current_copy(ctx: Context, holder: Holder, writers: list[Holder]) -> Curren
     a, b = path.header, held.header
     headers = (
         f"change counter {a.change_counter} and {a.page_count} pages at the path, "
-        f"{b.change_counter} and {b.page_count} in {where}"
+        f"{b.change_counter} and {b.page_count} in the one Litestream holds"
     )
     if path.has_litestream_tables is False:
         return verdict(
