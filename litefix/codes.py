@@ -185,7 +185,8 @@ CODES: dict[str, Code] = _codes(
         "litestream-replaced",
         Severity.ERROR,
         "A running Litestream holds a deleted file, or another inode than the path now has: the database was "
-        "replaced under it (the incident's root cause). Its replica is being corrupted.",
+        "replaced under it (the incident's root cause). Its replica no longer follows the file at the path; "
+        "the finding says which copy holds the newest data.",
         "Copy what it holds, stop that Litestream, check the live file, then re-initialise or restore: "
         "`litefix repair DB --strategy auto --stop-litestream`.",
         (INIT, RESTORE),

@@ -718,6 +718,69 @@ def rename_over_under_litestream(dep: Deployment) -> SharedWal:
     )
 
 
+# --- a copy moved over the path ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CopyMovedOver(Outcome):
+    """A copy of the database renamed over the path under a running replicate, -wal/-shm left in place."""
+
+    rep: Replicator
+    copy_rows: int  # rows in the file now at the path
+    current_rows: int  # rows in the file Litestream holds, all of them on the replica
+
+
+def older_copy_moved_over(dep: Deployment) -> CopyMovedOver:
+    """An operator puts back an older backup (`sqlite3 db .backup` taken earlier) with `mv` while
+    replicate runs; the app is stopped. Everything written after the backup is in the file Litestream
+    still holds and on the replica; the file at the path is the stale one.
+
+    The app writes 200 rows after the backup, so the held file grows (SQLite rewrites page 1 and
+    bumps its change counter, and Litestream's checkpoint copies it into the file). Waits until the replica
+    restores to all 210 rows, and for Litestream's checkpoint, before the move."""
+    db = dep.db()
+    migrate(db, 10)
+    rep = start_replicating(dep)
+    older = db.with_name("backup.sqlite3")
+    src, dst = sqlite3.connect(db), sqlite3.connect(older)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    migrate(db, 200)  # the app's next writes: 22 kB of rows, so the file grows past the backup
+    wait_replicated(dep, 210)
+    wait_checkpointed(db)
+    os.rename(older, db)
+    return CopyMovedOver(
+        version=dep.version, db=db, replicators=(rep,), expected_log=(), rep=rep, copy_rows=10, current_rows=210
+    )
+
+
+@contextmanager
+def identical_copy_moved_over(dep: Deployment) -> Iterator[CopyMovedOver]:
+    """`cp db db.tmp && mv db.tmp db` under a running replicate (a deploy script "refreshing" the file):
+    the same bytes under a new inode. Litestream is held still (`paused`) from the copy until the block
+    ends, so that its next checkpoint, which writes only the file it holds, cannot make the two differ
+    before they are looked at."""
+    db = dep.db()
+    rep, clean = healthy_deployment(dep)
+    wait_checkpointed(db)
+    with paused(rep):
+        copy = db.with_name("db.tmp")
+        shutil.copyfile(db, copy)
+        os.rename(copy, db)
+        yield CopyMovedOver(
+            version=dep.version,
+            db=db,
+            replicators=(rep,),
+            expected_log=(),
+            rep=rep,
+            copy_rows=clean.rows,
+            current_rows=clean.rows,
+        )
+
+
 # --- S5 seq ------------------------------------------------------------------------------------
 
 SchemaChange = Literal["drop_seq", "schema_load"]

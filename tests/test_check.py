@@ -134,6 +134,12 @@ def test_incident_entrypoint_rebuilding_cable_under_running_replicate_fails_the_
         assert "litestream-already-running" in found["deployment"]
         assert not found[MAIN] & {"litestream-replaced", "litestream-tables-missing"}
         assert severities(running)["litestream-tables-missing"] == "error"
+        replaced = next(
+            f for d in running.json()["databases"] for f in d["findings"] if f["code"] == "litestream-replaced"
+        )
+        # the reloaded file is the new database and nothing writes it yet: no claim of lost writes
+        assert replaced["evidence"]["current_copy"] == "path", replaced
+        assert "new database" in replaced["message"] and "being lost" not in replaced["message"]
 
         text = check(config, version)
         assert text.code == 1

@@ -21,7 +21,7 @@ from litefix.formats.wal import scan_wal
 from litefix.replicas.pages import LocalPages, compare
 from tests import scenarios
 from tests.helpers import Result, litefix
-from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, deployment
+from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, count_rows, deployment
 
 pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
 
@@ -106,6 +106,13 @@ def test_rename_over_running_litestream_is_litestream_replaced_while_it_logs_the
     assert replaced["evidence"]["case"] == "shared-wal"  # type: ignore[index]
     assert replaced["evidence"]["pid"] in shared.pids  # type: ignore[index]
     assert {"init", "restore"} == set(replaced["strategies"])  # type: ignore[arg-type]
+    # the migration's new file is at the path and the app writes it through the WAL Litestream reads as
+    # the old file's: the writes really are being lost, and the finding names the writer
+    assert replaced["evidence"]["current_copy"] == "path"  # type: ignore[index]
+    assert replaced["evidence"]["path_writers"] == [shared.app.pid]  # type: ignore[index]
+    assert f"pid {shared.app.pid} writes the file at the path" in str(replaced["message"])
+    assert "writes are being lost right now" in str(replaced["message"])
+    assert "new database" in str(replaced["message"])
     assert result.code == 1
     # "within one sync interval": the evidence is /proc, not the replica; it does not wait for Litestream.
     assert elapsed < 10, elapsed
@@ -118,6 +125,54 @@ def test_rails_purge_under_running_litestream_is_litestream_replaced(dep: Deploy
     assert replaced["evidence"]["case"] == "purge"  # type: ignore[index]
     held = {d["inode"] for d in replaced["evidence"]["descriptors"]}  # type: ignore[index]
     assert purged.old_inode in held and purged.new_inode not in held
+    # the schema load's file is the new database; its app has exited, so nothing is being lost right now
+    assert replaced["evidence"]["current_copy"] == "path"  # type: ignore[index]
+    assert replaced["evidence"]["path_copy"]["litestream_tables"] is False  # type: ignore[index]
+    assert replaced["evidence"]["path_writers"] == []  # type: ignore[index]
+    assert "new database" in str(replaced["message"]) and "being lost" not in str(replaced["message"])
+    assert set(replaced["strategies"]) == {"init", "restore"}  # type: ignore[arg-type]
+
+
+def test_older_backup_moved_over_running_litestream_names_the_held_file_current_and_restores_it(
+    dep: Deployment,
+) -> None:
+    """An operator `mv`s an older backup over the path while replicate runs (reported as "the app's writes
+    are being lost" when the replica was the complete copy): litefix says the path holds the older copy,
+    offers only restore, and the repair brings back every row and keeps the backup in the quarantine."""
+    older = scenarios.older_copy_moved_over(dep)
+    result = run(dep, "diagnose", dep.db(), "--json")
+    replaced = findings(result)["litestream-replaced"]
+    evidence, message = replaced["evidence"], str(replaced["message"])
+    assert evidence["current_copy"] == "held", replaced  # type: ignore[index]
+    path_copy, held_copy = evidence["path_copy"], evidence["held_copy"]  # type: ignore[index]
+    assert path_copy["change_counter"] < held_copy["change_counter"]
+    assert path_copy["page_count"] < held_copy["page_count"]  # 10 rows against 210
+    assert evidence["pages"]["different_pages"] > 0 and evidence["path_writers"] == []  # type: ignore[index]
+    assert "the file at the path is an older copy" in message
+    assert f"the current data is on the replica and in the file Litestream holds (pid {older.rep.pid}" in message
+    assert "being lost" not in message  # nothing writes the file at the path
+    assert replaced["strategies"] == ["restore"]
+    assert "--strategy restore" in str(replaced["hint"])
+
+    repaired = run(dep, "repair", dep.db(), "--stop-litestream", "--yes")
+    assert repaired.code == 0, repaired.out + repaired.err
+    assert "Plan: restore" in repaired.out, repaired.out
+    assert count_rows(dep.db()) == older.current_rows  # the newest data, not the backup's 10 rows
+    kept = [p for p in (dep.root / ".litefix" / "quarantine").glob("*/files/*") if p.name == dep.db().name]
+    assert [count_rows(p) for p in kept] == [older.copy_rows]  # the backup moved aside, not deleted
+
+
+def test_identical_copy_moved_over_running_litestream_says_the_contents_match(dep: Deployment) -> None:
+    """`cp db db.tmp && mv db.tmp db` under replicate: a new inode with the same bytes. Nothing is lost
+    yet and no copy is older; litefix says so instead of claiming lost writes."""
+    with scenarios.identical_copy_moved_over(dep) as copied:
+        result = run(dep, "diagnose", dep.db(), "--json")
+    replaced = findings(result)["litestream-replaced"]
+    evidence, message = replaced["evidence"], str(replaced["message"])
+    assert evidence["case"] == "shared-wal" and evidence["current_copy"] == "same", replaced  # type: ignore[index]
+    assert evidence["pages"]["identical"] is True and evidence["pages"]["different_pages"] == 0  # type: ignore[index]
+    assert f"(pid {copied.rep.pid}" in message and "equal page for page" in message
+    assert "being lost" not in message and "older copy" not in message
 
 
 def test_seq_dropped_in_place_is_tables_missing_with_the_same_inode(dep: Deployment) -> None:

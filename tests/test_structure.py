@@ -17,7 +17,7 @@ import pytest
 
 from litefix.codes import CODES, Auto
 from litefix.model import Strategy
-from litefix.repair.policy import Decision, choose, unattended
+from litefix.repair.policy import Decision, choose, narrowed_rules, unattended
 from tests.litestream_harness import VERSIONS, Deployment, config_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +65,24 @@ def test_a_blocker_wins_over_any_repair() -> None:
 def test_a_damaged_live_file_under_a_replaced_litestream_is_restored_not_initialised() -> None:
     assert choose({"litestream-replaced"}, True, lambda: False).strategy is Strategy.RESTORE
     assert choose({"litestream-replaced"}, False, lambda: False).refused
+
+
+def test_a_replaced_database_whose_path_holds_the_older_copy_is_restored_never_initialised() -> None:
+    """The finding's evidence narrows its code's repairs to restore: auto must not pick init from the stale
+    file at the path, even when it passes quick_check, and even beside another code that would."""
+    older = CODES["litestream-replaced"].finding(
+        "the file at the path is an older copy", strategies=(Strategy.RESTORE,)
+    )
+    rules = narrowed_rules([older])
+    assert rules == {"litestream-replaced": Auto.RESTORE}
+    sound = choose({"litestream-replaced"}, True, lambda: True, rules)
+    assert sound.strategy is Strategy.RESTORE and "the replica, not the file at the path" in sound.why
+    beside = choose({"litestream-replaced", "litestream-tables-missing"}, True, lambda: True, rules)
+    assert CODES["litestream-tables-missing"].auto is Auto.INIT and beside.strategy is Strategy.RESTORE
+    assert choose({"litestream-replaced"}, False, lambda: True, rules).refused
+    unnarrowed = CODES["litestream-replaced"].finding("the file at the path is a new database")
+    assert narrowed_rules([unnarrowed]) == {}
+    assert narrowed_rules([unnarrowed, older]) == {"litestream-replaced": Auto.RESTORE}  # restore wins
 
 
 def test_a_missing_database_with_no_replica_is_a_first_deploy_not_a_refusal() -> None:

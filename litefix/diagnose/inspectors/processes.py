@@ -8,13 +8,15 @@ incident's root cause. Reading /proc costs one readlink per open descriptor.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from litefix.codes import CODES
+from litefix.codes import CODES, RESTORE
 from litefix.diagnose.context import Context, Skip
 from litefix.diagnose.inspectors import Report, summarized
 from litefix.errors import ConfigError
-from litefix.model import JSON
+from litefix.model import JSON, Finding
+from litefix.system.held import compare_pages, read_copy
 from litefix.system.procfs import Descriptor, Holder, litestream_processes, replicate_command_db, replicate_config_path
 
 if TYPE_CHECKING:
@@ -35,6 +37,135 @@ def _state(ctx: Context, role: str, d: Descriptor) -> str:
     if current.exists and (current.inode, current.device) == (d.inode, d.device):
         return "current"
     return "deleted" if d.deleted or not current.exists else "replaced"
+
+
+@dataclass(frozen=True)
+class CurrentCopy:
+    """Which copy of a database replaced under Litestream holds the newest data, and the facts that say so.
+
+    `copy` is "path" (the file at the path: a new database), "held" (the file Litestream holds, and
+    its replica: the path has an older copy), "same" (equal page for page; only the inode differs)
+    or "unknown" (`clause` says why)."""
+
+    copy: str
+    clause: str  # the words for the finding's message, each naming the fact it rests on
+    facts: dict[str, JSON]
+
+
+def _writers(ctx: Context, holders: list[Holder]) -> list[Holder]:
+    """Processes other than Litestream that hold the database file now at the path: its writers."""
+    return [
+        h
+        for h in holders
+        if not h.is_litestream
+        and any(_role(ctx, d) == "db" and _state(ctx, "db", d) == "current" for d in h.descriptors)
+    ]
+
+
+def _current_copy(ctx: Context, holder: Holder, writers: list[Holder]) -> CurrentCopy:
+    """Compare the file at the path with the one `holder` (Litestream) still holds: the held one is read
+    through /proc/PID/fd/N, headers and schema of each file alone (a shared -wal belongs to one of them),
+    pages compared in a bounded stream. Nothing is guessed: facts that disagree give "unknown"."""
+    stale = next(d for d in holder.descriptors if _role(ctx, d) == "db" and _state(ctx, "db", d) != "current")
+    held_at = f"/proc/{holder.pid}/fd/{stale.fd}"
+    path, held = read_copy(ctx.real_db), read_copy(held_at)
+    facts: dict[str, JSON] = {
+        "path_copy": path.to_json(),
+        "held_copy": held.to_json(),
+        "path_writers": [h.pid for h in writers],
+    }
+
+    def verdict(copy: str, clause: str) -> CurrentCopy:
+        return CurrentCopy(copy, clause, {"current_copy": copy, **facts})
+
+    where = f"the file Litestream holds (pid {holder.pid}, fd {stale.fd})"
+    if not ctx.db_state.exists and not held.error:
+        return verdict("held", f"nothing is at the path: the current data is on the replica and in {where}")
+    if held.error or path.error or path.header is None or held.header is None:
+        return verdict("unknown", f"which copy is current is unknown: {held.error or path.error}")
+    pages = compare_pages(ctx.real_db, held_at, path.header.page_size)
+    facts["pages"] = pages.to_json()
+    if pages.identical:
+        return verdict(
+            "same",
+            f"the file at the path and {where} are equal page for page ({pages.equal_pages} pages): "
+            "only the inode differs so far",
+        )
+    a, b = path.header, held.header
+    headers = (
+        f"change counter {a.change_counter} and {a.page_count} pages at the path, "
+        f"{b.change_counter} and {b.page_count} in the one Litestream holds"
+    )
+    if path.has_litestream_tables is False:
+        return verdict(
+            "path",
+            f"the file at the path is a new database (no _litestream_seq/_litestream_lock: Litestream never "
+            f"initialised it; {headers}), and the replica is still built from the old one",
+        )
+    if path.has_litestream_tables is None:
+        return verdict("unknown", "which copy is current is unknown: the schema of the file at the path is unreadable")
+    if writers:
+        pids = ", ".join(str(h.pid) for h in writers)
+        return verdict(
+            "unknown",
+            f"which copy is current is unknown: the file at the path is a copy of a replicated database ({headers}) "
+            f"and pid {pids} writes it, so each may hold writes the other lacks",
+        )
+    if a.change_counter < b.change_counter:
+        # SQLite bumps the counter whenever it writes page 1; nothing but Litestream holds the path's file, and
+        # it was put there after Litestream opened the other: everything written since went to the held one
+        return verdict(
+            "held",
+            f"the file at the path is an older copy ({headers}; no other process holds it): the current data is "
+            f"on the replica and in {where}",
+        )
+    compared = "its pages differ" if pages.compared else f"its pages were not compared ({pages.why_not})"
+    return verdict(
+        "unknown",
+        f"which copy is current is unknown: the file at the path is not older by its header ({headers}) and {compared}",
+    )
+
+
+_WHAT_IT_HOLDS = {
+    "shared-wal": "holds the old, deleted database file while the -wal/-shm at the path are still the ones it "
+    "opened: two database files now share one WAL",
+    "purge": "holds only deleted or replaced files: the database was removed and recreated under it",
+    "sidecar-replaced": "holds a -wal or -shm that was deleted or replaced under it",
+}
+
+
+def _litestream_replaced(
+    ctx: Context, holders: list[Holder], holder: Holder, case: str, evidence: dict[str, object]
+) -> Finding:
+    """The finding for a Litestream that holds a replaced file, worded from what was read: which copy
+    holds the newest data, and whether writes are being lost now (only when a process writes the file
+    at the path) or what happens next."""
+    message = f"Litestream (pid {holder.pid}) {_WHAT_IT_HOLDS[case]}"
+    code = CODES["litestream-replaced"]
+    if case == "sidecar-replaced":
+        return code.finding(f"{message}; its replica is being corrupted", evidence)
+    writers = _writers(ctx, holders)
+    current = _current_copy(ctx, holder, writers)
+    evidence.update(current.facts)
+    pids = ", ".join(str(h.pid) for h in writers)
+    if case == "shared-wal" and writers:
+        consequence = f"pid {pids} writes the file at the path, so its writes are being lost right now"
+    elif case == "shared-wal":
+        consequence = (
+            "no process but Litestream holds the file at the path yet: the first one to open it will read and "
+            "write the other file's WAL, mixing the two"
+        )
+    elif writers:
+        consequence = f"pid {pids} writes the file at the path, which Litestream does not replicate"
+    else:
+        consequence = "Litestream no longer replicates the file at the path"
+    if current.copy != "held":
+        return code.finding(f"{message} and {consequence}; {current.clause}", evidence)
+    hint = (
+        "Stop that Litestream (its last sync completes the replica), then restore the replica; the file at the "
+        "path is moved to the quarantine, not deleted: `litefix repair DB --strategy restore --stop-litestream`"
+    )
+    return code.finding(f"{message} and {consequence}; {current.clause}", evidence, hint=hint, strategies=(RESTORE,))
 
 
 def _summary(facts: dict[str, JSON]) -> str:
@@ -82,21 +213,9 @@ def inspect(ctx: Context) -> Report:
             if not stale_any:
                 sound_litestreams.append(holder)
                 continue
-            evidence["case"] = "shared-wal" if shares_wal else ("purge" if stale_db else "sidecar-replaced")
-            if shares_wal:
-                detail = (
-                    "holds the old, deleted database file while the -wal/-shm at the path are still the ones it "
-                    "opened: two database files now share one WAL and the app's writes are being lost right now"
-                )
-            elif stale_db:
-                detail = "holds only deleted or replaced files: the database was removed and recreated under it"
-            else:
-                detail = "holds a -wal or -shm that was deleted or replaced under it"
-            report.findings.append(
-                CODES["litestream-replaced"].finding(
-                    f"Litestream (pid {holder.pid}) {detail}; its replica is being corrupted", evidence
-                )
-            )
+            case = "shared-wal" if shares_wal else ("purge" if stale_db else "sidecar-replaced")
+            evidence["case"] = case
+            report.findings.append(_litestream_replaced(ctx, scan.holders, holder, case, evidence))
         elif stale_db:
             report.findings.append(
                 CODES["database-replaced"].finding(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from litefix.diagnose.context import Context
 from litefix.model import Diagnosis, RepairPlan, Severity, Step
 from litefix.repair.args import CopyHeldArgs, StopLitestreamArgs
-from litefix.repair.policy import Decision, choose
+from litefix.repair.policy import Decision, choose, narrowed_rules
 from litefix.replicas.reader import ReplicaTarget, replica_targets
 from litefix.system.procfs import Holder
 from litefix.system.schema import SchemaError, check_integrity
@@ -71,7 +71,8 @@ class Situation:
 
     def decide(self) -> Decision:
         """What `--strategy auto` runs for these findings (repair/policy.py reads the table of codes)."""
-        return choose(self.codes, self.has_replica, self.live_file_sound)
+        rules = narrowed_rules(self.diagnosis.at_or_above(Severity.WARNING))
+        return choose(self.codes, self.has_replica, self.live_file_sound, rules)
 
     def live_file_sound(self) -> bool:
         if self.ctx.header is None:
