@@ -382,6 +382,13 @@ def test_an_unreadable_replica_directory_is_unreachable_never_a_first_deploy(sha
     unreachable = findings["replica-unreachable"]
     assert f"cannot read {replica / 'ltx'}: permission denied" in unreachable["message"], unreachable
     assert unreachable["evidence"]["reason"] == "access-denied"
+    assert "may not read" in unreachable["hint"] and "credentials" not in unreachable["hint"], unreachable
+    # and a restore from it is refused before anything moves (it would fail the same way afterwards)
+    before = sorted(p.name for p in shared_dir.iterdir())
+    restore = litefix("repair", db, "--strategy", "restore", "--yes", "--config", config, user=_user(), timeout=QUICK)
+    assert_sentence(restore, (4,))
+    assert "fix that first" in restore.out + restore.err, restore.out + restore.err
+    assert sorted(p.name for p in shared_dir.iterdir()) == before
 
 
 def test_an_unreadable_quarantine_manifest_is_listed_damaged_and_never_restored(shared_dir: Path) -> None:

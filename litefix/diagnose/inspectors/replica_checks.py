@@ -79,8 +79,16 @@ def _unreachable(view: ReplicaView, error: str, reason: str | None, detail: str,
     evidence["stderr" if not view.native else "client_error"] = (detail or error)[-2000:]
     if credentials := getattr(view.storage, "credentials", ""):
         evidence["credentials"] = credentials  # where they came from, never their values
+    hint = None
+    if view.target.local_path is not None and reason == "access-denied":  # a directory, not a store's policy
+        hint = (
+            f"litefix runs as uid {os.geteuid()} and may not read {view.target.local_path}: run it as the "
+            "replica's owner (or root), or give that user read access; nothing says the replica is damaged"
+        )
     report.findings.append(
-        CODES["replica-unreachable"].finding(f"cannot read the replica {loc}: {error.splitlines()[0][:300]}", evidence)
+        CODES["replica-unreachable"].finding(
+            f"cannot read the replica {loc}: {error.splitlines()[0][:300]}", evidence, hint=hint
+        )
     )
 
 

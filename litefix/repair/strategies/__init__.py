@@ -58,7 +58,15 @@ class Situation:
     @property
     def replica_format(self) -> str | None:
         views = self.diagnosis.facts("replica").get("replicas") or []
-        return str(views[0].get("format")) if views else None
+        found = views[0].get("format") if views and isinstance(views[0], dict) else None
+        return str(found) if found is not None else None
+
+    @property
+    def replica_unreadable(self) -> str | None:
+        """Why the replica could not be read (`replica-unreachable`'s message), or None: a restore from it
+        would fail the same way, after the local files were already moved aside."""
+        found = [f for f in self.diagnosis.findings if f.code == "replica-unreachable"]
+        return found[0].message if found else None
 
     @property
     def meta_dir(self) -> str:
@@ -67,7 +75,11 @@ class Situation:
     @property
     def has_replica(self) -> bool:
         """A replica with something on it to restore from."""
-        return self.replica is not None and self.replica_format not in (None, "missing", "empty")
+        return (
+            self.replica is not None
+            and self.replica_format not in (None, "missing", "empty")
+            and self.replica_unreadable is None
+        )
 
     def decide(self) -> Decision:
         """What `--strategy auto` runs for these findings (repair/policy.py reads the table of codes)."""

@@ -41,6 +41,8 @@ def plan(s: Situation) -> RepairPlan:
     binary = s.ctx.binary
     if replica is None:
         raise Refusal(f"no replica to restore {s.db} from: pass --config (with this database) or --replica URL")
+    if unreadable := s.replica_unreadable:
+        raise Refusal(f"{unreadable}: fix that first, a restore would fail the same way")
     if s.replica_format in ("missing", "empty"):
         raise Refusal(f"the replica {replica.location} is empty: there is nothing to restore")
     if binary is None:
