@@ -304,6 +304,19 @@ def test_an_app_still_writing_to_a_replaced_file_is_database_replaced(tmp_path: 
         app.kill()
 
 
+def test_a_shm_deleted_under_litestream_is_named_without_claiming_the_replica_is_corrupt(dep: Deployment) -> None:
+    """`rm *-shm` in a cleanup script while replicate runs: the database file is still the one Litestream
+    opened, only its -shm is gone. Litestream and the app no longer share SQLite's locks; nothing yet
+    says the replica is damaged, so the finding must not say so."""
+    rep, _clean = scenarios.healthy_deployment(dep)
+    Path(f"{dep.db()}-shm").unlink()
+    result = run(dep, "diagnose", dep.db(), "--json")
+    replaced = findings(result)["litestream-replaced"]
+    assert replaced["evidence"]["case"] == "sidecar-replaced", replaced  # type: ignore[index]
+    assert replaced["evidence"]["pid"] == rep.pid  # type: ignore[index]
+    assert "-shm" in str(replaced["message"]) and "corrupt" not in str(replaced["message"]), replaced
+
+
 def test_a_database_the_config_does_not_list_is_config_db_missing(tmp_path: Path) -> None:
     with deployment(tmp_path, "0.5.17", ("production.sqlite3",)) as dep:
         dep.write_config()

@@ -143,7 +143,11 @@ def _litestream_replaced(
     message = f"Litestream (pid {holder.pid}) {_WHAT_IT_HOLDS[case]}"
     code = CODES["litestream-replaced"]
     if case == "sidecar-replaced":
-        return code.finding(f"{message}; its replica is being corrupted", evidence)
+        consequence = (
+            "the app and Litestream no longer share one -wal/-shm, so its read lock no longer holds off the app's "
+            "checkpoints and it can miss the app's writes until it is restarted"
+        )
+        return code.finding(f"{message}: {consequence}", evidence)
     writers = _writers(ctx, holders)
     current = _current_copy(ctx, holder, writers)
     evidence.update(current.facts)
