@@ -69,4 +69,4 @@ def test_a_copy_the_user_may_not_read_is_one_sentence(tmp_path: Path) -> None:
         [*prefix, sys.executable, "-c", code, str(secret)], capture_output=True, text=True, check=False, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
-    assert f"permission denied reading {secret}" in proc.stdout
+    assert f"cannot read {secret}: permission denied" in proc.stdout
