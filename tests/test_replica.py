@@ -18,6 +18,7 @@ import lz4.block
 import lz4.frame
 import pytest
 
+from litefix.diagnose.inspectors.replica_checks import CLOCK_SLACK_SECONDS as CLOCK_SLACK
 from litefix.formats.generations import scan_replica_generations
 from litefix.formats.ltx import scan_ltx_dir
 from litefix.formats.ltx_pages import iter_ltx_pages
@@ -87,6 +88,29 @@ def test_quiet_database_equals_its_replica_page_for_page_and_its_restore(version
     restored = facts["restore_checksum"]  # type: ignore[index]
     assert restored["equal"] and restored["checksum_replica"] == comparison["checksum_local"]  # type: ignore[index]
     assert not codes(result) - {"litestream-not-running"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_writes_after_litestream_stopped_are_named_even_once_checkpointed_into_the_file(
+    version: str, tmp_path: Path
+) -> None:
+    """Litestream was stopped (a supervisor gave up on it) and the app went on writing; its last
+    connection checkpointed the -wal into the file and removed it. No -wal bytes are pending and the
+    positions agree, so only the file's time shows it: it changed after the replica's newest object."""
+    dep = replicated(tmp_path, version)
+    clean = diagnose(dep, "--max-lag", "0")  # a clean stop: its last checkpoint is not "behind"
+    assert "replica-behind" not in codes(clean), clean.out
+    time.sleep(CLOCK_SLACK + 0.5)  # the writes come later than a clean stop's own last checkpoint could
+    write_rows(dep.db(), 50)
+    assert not Path(f"{dep.db()}-wal").exists()  # checkpointed and removed: nothing pending to count
+    behind = diagnose(dep, "--max-lag", "0")
+    [finding] = [f for f in behind.json()["findings"] if f["code"] == "replica-behind"]
+    assert finding["evidence"]["litestream_running"] is False, finding
+    assert finding["evidence"]["lag_seconds"] > CLOCK_SLACK, finding
+    assert "--compare" in finding["message"]
+    assert "replica-behind" not in codes(diagnose(dep)), "within the default --max-lag of 60 s"
+    compared = replica_facts(diagnose(dep, "--compare"))["replicas"][0]["comparison"]  # type: ignore[index]
+    assert compared["equal"] is False, compared  # and --compare confirms: the new rows are not on the replica
 
 
 @pytest.mark.parametrize("version", VERSIONS)
