@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -97,6 +96,8 @@ def _map(storage: Storage, fn: Callable[[T], R], items: list[T]) -> list[R]:
     """In order; several requests at once on a remote store, one after another on a disk."""
     if storage.kind == "file" or len(items) < 2:
         return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor  # imported here: a file replica never gets this far
+
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(items))) as pool:
         return list(pool.map(fn, items))
 

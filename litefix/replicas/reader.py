@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -284,6 +283,8 @@ def _listable_03(args: list[str], db: str) -> Iterator[list[str]]:
     if args[:1] != ["-config"] or os.path.exists(db):
         yield args
         return
+    import tempfile  # here, like every import only some diagnoses need (tests/test_startup.py)
+
     workdir = tempfile.mkdtemp(prefix="litefix-list-")
     try:
         placeholder = os.path.join(workdir, os.path.basename(db))
@@ -500,6 +501,8 @@ def restored(
 
     On a terminal the restore's progress is the growth of what it writes there, against
     `expected_bytes` (the replica's database size, when its listing knows it)."""
+    import tempfile
+
     workdir = tempfile.mkdtemp(prefix="litefix-restore-")
     out = os.path.join(workdir, "restored.db")
     try:
