@@ -1,8 +1,9 @@
 """`litefix diagnose` imports only what the command runs.
 
 The issue: `diagnose` of one database with its config took 3x `litefix --help` (0.22 s against
-0.075 s on a developer machine), and about 0.15 s of it was imports nobody used: the page readers
-behind `--compare`, the 0.3 generation reader for a 0.5 replica, the Nagios renderer for a table.
+0.075 s on a developer machine), and about 0.15 s of it was imports, some of code the command never
+ran: the page readers behind `--compare`, the 0.3 generation reader for a 0.5 replica, the Nagios
+renderer for a table, SQLite and OpenSSL for a schema read from pages and a healthy `-wal`.
 Each was one top-level import away from coming back. These tests run the real command in a fresh
 interpreter on a database Litestream 0.5.17 really replicated, and read `sys.modules` at exit: a
 module that appears there was paid for. No wall-clock assertions; the README's benchmark has the
@@ -33,7 +34,8 @@ sys.argv = ["litefix", *sys.argv[2:]]
 runpy.run_module("litefix", run_name="__main__", alter_sys=True)
 """
 
-# Never needed to diagnose a database with a file replica in the 0.5 format, without options.
+# Never loaded by `diagnose --json` of a database with a file replica in the 0.5 format (the text table
+# loads tabulate, which loads importlib.metadata and with it tempfile).
 NEVER_FOR_DIAGNOSE = (
     "litefix.explain",  # log parsing and its signature catalogue
     "litefix.repair.steps",
@@ -47,6 +49,10 @@ NEVER_FOR_DIAGNOSE = (
     "litefix.replicas.pages",  # only --compare and --verify-restore read pages
     "litefix.formats.generations",  # the 0.3 layout: this replica and meta dir are 0.5
     "obstore",  # S3, GCS and Azure clients: this replica is a directory
+    "concurrent.futures",  # threads read object stores; a directory is read in place
+    "tempfile",  # scratch space for object stores and restores
+    "apsw",  # SQLite itself: the schema comes from the b-tree pages
+    "hashlib",  # OpenSSL: a repair's copies, and a -wal whose chain stops early
 )
 
 
