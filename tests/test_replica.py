@@ -23,7 +23,8 @@ from litefix.formats.generations import scan_replica_generations
 from litefix.formats.ltx import scan_ltx_dir
 from litefix.formats.ltx_pages import iter_ltx_pages
 from litefix.formats.wal import scan_wal
-from litefix.replicas.pages import GenerationPages, LocalPages, LtxPages, checksum, plan_ltx_restore
+from litefix.replicas.pages import GenerationPages, LocalPages, LtxPages, checksum
+from litefix.replicas.plan import plan_ltx_restore
 from litefix.system.readonly import open_readonly
 from tests import scenarios
 from tests.helpers import Result, litefix, stderr_on_a_terminal

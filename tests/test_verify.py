@@ -29,7 +29,7 @@ from litefix.monitor.replica_pages import (
 )
 from litefix.monitor.state import load_last_verify
 from litefix.monitor.verify import VerifyOptions, verify
-from litefix.replicas.pages import plan_ltx_restore
+from litefix.replicas.plan import plan_ltx_restore
 from litefix.replicas.reader import read_replica, replica_targets
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, count_rows, migrate

@@ -69,15 +69,13 @@ def diagnose(
         )
         with progress_on_terminal(json_out or output in (OutputFormat.json, OutputFormat.nagios)):
             diagnosis = run(db, options)
-    from litefix.render.nagios import nagios_diagnosis
 
-    show(
-        output,
-        json_out,
-        diagnosis.to_json,
-        lambda: diagnosis_text(diagnosis, verbose),
-        lambda: nagios_diagnosis(diagnosis, max_lag, critical_lag),
-    )
+    def nagios() -> tuple[str, int]:
+        from litefix.render.nagios import nagios_diagnosis  # only --format nagios pays for it
+
+        return nagios_diagnosis(diagnosis, max_lag, critical_lag)
+
+    show(output, json_out, diagnosis.to_json, lambda: diagnosis_text(diagnosis, verbose), nagios)
     failing = diagnosis.at_or_above(Severity(fail_on.value))
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK if diagnosis.inspected else EXIT_CANNOT_INSPECT)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 
 @dataclass(frozen=True)
@@ -39,23 +40,30 @@ DIGIT_SEPARATOR = Feature(
 )
 FEATURES = (ORDERED_AGGREGATE, DIGIT_SEPARATOR)
 
-_TOKEN = re.compile(
-    r"""
-      (?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|\Z))
-    | (?P<string>'(?:[^']|'')*'?)
-    | (?P<quoted>"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)
-    | (?P<number>0[xX][0-9a-fA-F_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?[\d_]+)?)
-    | (?P<word>[A-Za-z_\x80-\uffff][\w$\x80-\uffff]*)
-    | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+
+@cache
+def _token_pattern() -> re.Pattern[str]:
+    """Compiled on first use, not at import: its character classes up to U+FFFF take milliseconds to
+    compile, and with a current Litestream no schema is ever tokenized."""
+    return re.compile(
+        r"""
+          (?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|\Z))
+        | (?P<string>'(?:[^']|'')*'?)
+        | (?P<quoted>"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)
+        | (?P<number>0[xX][0-9a-fA-F_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?[\d_]+)?)
+        | (?P<word>[A-Za-z_\x80-\uffff][\w$\x80-\uffff]*)
+        | (?P<other>.)
+        """,
+        re.VERBOSE | re.DOTALL,
+    )
+
+
 # A parenthesis after one of these opens no function's arguments.
 _NOT_A_FUNCTION = {"OVER", "AS", "IN", "EXISTS", "VALUES", "USING", "ON", "TABLE", "INTO", "KEY", "CHECK", "WINDOW"}
 
 
 def _tokens(sql: str) -> list[tuple[str, str]]:
-    return [(m.lastgroup or "other", m.group()) for m in _TOKEN.finditer(sql) if m.lastgroup != "space"]
+    return [(m.lastgroup or "other", m.group()) for m in _token_pattern().finditer(sql) if m.lastgroup != "space"]
 
 
 def features_in(sql: str) -> list[tuple[Feature, str]]:

@@ -11,7 +11,6 @@ the chain are usually stale frames from an earlier cycle, not damage.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import time
@@ -346,6 +345,8 @@ def _signature(path: str | os.PathLike[str], scan: WalScan) -> tuple[object, ...
     stops, and the bytes of the frame it stops at."""
     digest = ""
     if scan.stop_frame is not None and scan.header is not None:
+        import hashlib  # OpenSSL loads only for a -wal whose chain stops early
+
         with open(path, "rb", buffering=0) as fh:
             fh.seek(scan.frame_offset(scan.stop_frame))
             digest = hashlib.sha256(fh.read(scan.frame_size)).hexdigest()

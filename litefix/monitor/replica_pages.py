@@ -25,7 +25,7 @@ from litefix.formats.ltx import PAGE_FLAG_SIZE, PAGE_HEADER_SIZE, LtxError
 from litefix.formats.ltx_pages import read_page_at, read_page_index, read_page_index_from
 from litefix.formats.sqlite_header import HEADER_SIZE, HeaderError, parse_header
 from litefix.formats.wal import FRAME_HEADER_SIZE, WalScan, scan_wal
-from litefix.replicas.pages import LtxPlan, PageError
+from litefix.replicas.plan import LtxPlan, PageError
 from litefix.replicas.storage import Storage, StorageError
 
 # Everything that can go wrong reading a replica's pages; the caller turns it into "arrived but unreadable".

@@ -41,7 +41,7 @@ from litefix.monitor.replica_pages import (
     find_row,
 )
 from litefix.monitor.state import LastVerify, save_last_verify
-from litefix.replicas.pages import plan_ltx_restore
+from litefix.replicas.plan import plan_ltx_restore
 from litefix.replicas.reader import (
     LocalPosition,
     ReplicaTarget,

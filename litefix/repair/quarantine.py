@@ -10,7 +10,6 @@ overwrite, and checks the hashes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -63,6 +62,8 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 def sha256_file(path: str | os.PathLike[str]) -> tuple[int, str]:
     """Size and sha256 of a regular file; refuses (NotRegularFile) a FIFO or device instead of hanging on it."""
+    import hashlib  # OpenSSL loads for a repair, not for every diagnose that looks for an unfinished one
+
     digest = hashlib.sha256()
     size = 0
     for chunk in iter_chunks(path, "database file"):
@@ -265,6 +266,8 @@ class Quarantine:
             return entry
         dest = self.files_dir / name
         tmp = dest.with_name(name + ".partial")
+        import hashlib
+
         digest = hashlib.sha256()
         size = 0
         owner = _owner(os.stat(src))

@@ -34,15 +34,8 @@ from litefix.repair.faults import crash_point
 from litefix.repair.places import ensure_room, free_bytes, match_owner, own_like
 from litefix.repair.quarantine import Entry, fsync_dir, move_back_unverified, put_back_copy, sha256_file
 from litefix.repair.run import UNDO, Run, Undone, action
-from litefix.replicas.pages import (
-    Comparison,
-    GenerationPages,
-    LocalPages,
-    LtxPages,
-    PageError,
-    compare,
-    plan_ltx_restore,
-)
+from litefix.replicas.pages import Comparison, GenerationPages, LocalPages, LtxPages, compare
+from litefix.replicas.plan import PageError, plan_ltx_restore
 from litefix.replicas.progress import growth, reporting
 from litefix.replicas.reader import ReplicaTarget, ReplicaView, newest_clean_point, read_replica, restore_points
 from litefix.system.files import is_regular, is_utf8, sqlite_uri

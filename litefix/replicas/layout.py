@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from litefix.errors import os_error_sentence
-from litefix.formats.generations import Generation, Snapshot, WalSegment
 from litefix.formats.ltx import HEADER_SIZE, LtxError, LtxFileInfo, LtxHeader, parse_ltx_header, parse_ltx_name
 from litefix.replicas.storage import PARALLEL, ObjectInfo, Storage, StorageError
+
+if TYPE_CHECKING:
+    from litefix.formats.generations import Generation
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -96,13 +97,16 @@ def _map(storage: Storage, fn: Callable[[T], R], items: list[T]) -> list[R]:
     """In order; several requests at once on a remote store, one after another on a disk."""
     if storage.kind == "file" or len(items) < 2:
         return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor  # imported here: a file replica never gets this far
+
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(items))) as pool:
         return list(pool.map(fn, items))
 
 
 def list_generations(storage: Storage, objects: list[ObjectInfo] | None = None) -> list[Generation]:
     """Every generation under `generations/`, names and sizes only (as scan_replica_generations)."""
-    by_gen: dict[str, tuple[list[Snapshot], list[WalSegment], list[Path]]] = {}
+    by_gen: dict[str, tuple[list[tuple[int, Path, ObjectInfo]], list[tuple[int, int, Path, ObjectInfo]], list[Path]]]
+    by_gen = {}
     for info in list_objects(storage) if objects is None else objects:
         parts = info.key.split("/")
         if len(parts) != 4 or parts[0] != "generations" or not _GENERATION.match(parts[1]):
@@ -111,17 +115,21 @@ def list_generations(storage: Storage, objects: list[ObjectInfo] | None = None) 
         snaps, segs, other = by_gen.setdefault(gen, ([], [], []))
         path = storage.local_path(info.key)
         if kind == "snapshots" and (m := _SNAPSHOT.match(name)):
-            snaps.append(Snapshot(gen, int(m[1], 16), path, info.size, info.mtime))
+            snaps.append((int(m[1], 16), path, info))
         elif kind == "wal" and (m := _SEGMENT.match(name)):
-            segs.append(WalSegment(gen, int(m[1], 16), int(m[2], 16), path, info.size, info.mtime))
+            segs.append((int(m[1], 16), int(m[2], 16), path, info))
         else:
             other.append(path)
+    if not by_gen:
+        return []  # a 0.5 replica: the 0.3 reader is not even imported
+    from litefix.formats.generations import Generation, Snapshot, WalSegment
+
     return [
         Generation(
             name,
             storage.local_path(f"generations/{name}"),
-            tuple(sorted(snaps, key=lambda s: s.index)),
-            tuple(sorted(segs, key=lambda w: (w.index, w.offset))),
+            tuple(Snapshot(name, i, p, o.size, o.mtime) for i, p, o in sorted(snaps, key=lambda s: s[0])),
+            tuple(WalSegment(name, i, off, p, o.size, o.mtime) for i, off, p, o in sorted(segs, key=lambda w: w[:2])),
             tuple(sorted(other)),
         )
         for name, (snaps, segs, other) in sorted(by_gen.items())

@@ -19,12 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
-from litefix.formats import FormatError
 from litefix.formats.generations import Generation, iter_snapshot_chunks, iter_wal_segment_chunks
-from litefix.formats.ltx import LtxFileInfo, LtxHeader, page_checksum
+from litefix.formats.ltx import LtxHeader, page_checksum
 from litefix.formats.ltx_pages import iter_ltx_pages, ltx_page_sums, read_page_at, read_page_index
 from litefix.formats.sqlite_header import HEADER_SIZE, lock_page, parse_header
 from litefix.formats.wal import FRAME_HEADER_SIZE, WalScan, scan_wal
+from litefix.replicas.plan import LtxPlan, PageError
 
 CHUNK_PAGES = 256
 CHECKSUM_FLAG = 1 << 63
@@ -37,10 +37,6 @@ class PageSource(Protocol):
     def pages(self) -> Iterator[tuple[int, bytes]]:
         """(pgno, page) in ascending order, lock page skipped, up to page_count."""
         ...
-
-
-class PageError(FormatError):
-    """A source cannot produce its pages (missing page, broken chain); the message says which."""
 
 
 # --- the local database ------------------------------------------------------------------------
@@ -148,46 +144,6 @@ class LocalPages:
 
 
 # --- a 0.5 replica -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LtxPlan:
-    """The files a restore to `txid` reads: the newest snapshot, then contiguous later files."""
-
-    snapshot: LtxFileInfo
-    later: tuple[LtxFileInfo, ...]
-    txid: int
-
-    @property
-    def files(self) -> tuple[LtxFileInfo, ...]:
-        return (self.snapshot, *self.later)
-
-
-def plan_ltx_restore(files: list[LtxFileInfo], target: int | None = None) -> LtxPlan:
-    """Pick what Litestream would read to restore `target` (default: the highest TXID held).
-
-    Raises PageError naming the first TXID no file covers (a gap) or the lack of a snapshot.
-    """
-    # Listed through the binary, files have no parsed header; a header that failed to parse disqualifies.
-    usable = [f for f in files if f.header_error is None and f.min_txid is not None and f.max_txid is not None]
-    if not usable:
-        raise PageError("the replica holds no readable LTX file")
-    top = max(f.max_txid or 0 for f in usable)
-    target = top if target is None else target
-    snapshots = [f for f in usable if f.min_txid == 1 and (f.max_txid or 0) <= target]
-    if not snapshots:
-        raise PageError(f"no snapshot at or before TXID {target:016x}: the replica cannot be restored")
-    snapshot = max(snapshots, key=lambda f: (f.max_txid or 0, f.level))
-    chain: list[LtxFileInfo] = []
-    cur = snapshot.max_txid or 0
-    while cur < target:
-        nxt = [f for f in usable if f.min_txid == cur + 1 and (f.max_txid or 0) <= target]
-        if not nxt:
-            raise PageError(f"no LTX file starts at TXID {cur + 1:016x} (after {cur:016x}): the chain is broken")
-        best = max(nxt, key=lambda f: (f.max_txid or 0, f.level))
-        chain.append(best)
-        cur = best.max_txid or cur
-    return LtxPlan(snapshot, tuple(chain), target)
 
 
 @dataclass

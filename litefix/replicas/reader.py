@@ -13,36 +13,29 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from litefix.config import DatabaseConfig, LitestreamConfig, ReplicaConfig, parse_replica_url
 from litefix.errors import os_error_sentence
-from litefix.formats.generations import (
-    Generation,
-    GenerationsError,
-    Pos,
-    Snapshot,
-    WalSegment,
-    find_gaps,
-    list_shadow_wals,
-    read_generation,
-    replicated_end,
-)
 from litefix.formats.ltx import LtxFileInfo, scan_ltx_dir
 from litefix.model import JSON
 from litefix.replicas.backends import open_storage
 from litefix.replicas.layout import generation_keys, list_generations, list_ltx, list_objects, ltx_keys
-from litefix.replicas.pages import PageError, plan_ltx_restore
+from litefix.replicas.plan import PageError, plan_ltx_restore
 from litefix.replicas.progress import growth, reporting
 from litefix.replicas.storage import FileStorage, Storage, StorageError
 from litefix.system.litestream import Binary, Invocation
 from litefix.system.schema import SchemaError, check_integrity
+
+if TYPE_CHECKING:
+    # The 0.3 reader is imported where a 0.3 replica or meta dir is met, not by every `diagnose`.
+    from litefix.formats.generations import Generation, Pos
 
 # Listing a replica is a few requests; Litestream 0.5 retries an endpoint that does not answer
 # for ever (measured), so a listing that takes longer than this is an unreachable replica.
@@ -122,6 +115,8 @@ class ReplicaView:
     def fetch_wal_end(self, generation: Generation) -> None:
         """The last WAL segment: where the generation's WAL ends (the listing gives only where it starts)."""
         if self.storage is not None and generation.wal_segments:
+            from litefix.formats.generations import Generation
+
             last = Generation(generation.name, generation.path, (), generation.wal_segments[-1:])
             self.storage.fetch(generation_keys(self.storage, last, snapshot=False))
 
@@ -289,6 +284,8 @@ def _listable_03(args: list[str], db: str) -> Iterator[list[str]]:
     if args[:1] != ["-config"] or os.path.exists(db):
         yield args
         return
+    import tempfile  # here, like every import only some diagnoses need (tests/test_startup.py)
+
     workdir = tempfile.mkdtemp(prefix="litefix-list-")
     try:
         placeholder = os.path.join(workdir, os.path.basename(db))
@@ -350,6 +347,8 @@ def _generations_from_cli(run: Invocation, target: ReplicaTarget, args: list[str
     for result in (snaps, wals):
         if result.code:
             raise ReplicaUnreachable(result.text or f"litestream exited {result.code}")
+    from litefix.formats.generations import Generation, Snapshot, WalSegment
+
     by_gen: dict[str, tuple[list[Snapshot], list[WalSegment]]] = {}
     for row in _table(snaps.out):
         gen = row.get("generation", "")
@@ -397,6 +396,8 @@ class LocalPosition:
     def pos(self) -> Pos | None:
         if self.generation is None or self.index is None or self.offset is None:
             return None
+        from litefix.formats.generations import Pos
+
         return Pos(self.generation, self.index, self.offset)
 
     def describe(self) -> str:
@@ -414,6 +415,8 @@ def local_position(meta_dir: str) -> LocalPosition:
             last = max(files, key=lambda f: f.max_txid or 0)
             when = last.header.timestamp / 1000 if last.header else last.mtime
             return LocalPosition("0.5", txid=last.max_txid, time=when)
+    from litefix.formats.generations import GenerationsError, list_shadow_wals, read_generation
+
     try:
         generation = read_generation(meta_dir)
     except GenerationsError:
@@ -430,6 +433,8 @@ def local_position(meta_dir: str) -> LocalPosition:
 def replica_position_03(generation: Generation, native: bool) -> Pos | None:
     """Where the replica's WAL ends. Listed through the binary, segments are not readable here:
     the start of the last segment is the best known position (compare indexes, not offsets)."""
+    from litefix.formats.generations import GenerationsError, replicated_end
+
     if native:
         try:
             return replicated_end(generation)
@@ -440,6 +445,8 @@ def replica_position_03(generation: Generation, native: bool) -> Pos | None:
 
 
 def gaps_03(generation: Generation, native: bool) -> list[str]:
+    from litefix.formats.generations import find_gaps
+
     return [gap.detail or gap.kind for gap in find_gaps(generation, check_offsets=native)]
 
 
@@ -495,6 +502,8 @@ def restored(
 
     On a terminal the restore's progress is the growth of what it writes there, against
     `expected_bytes` (the replica's database size, when its listing knows it)."""
+    import tempfile
+
     workdir = tempfile.mkdtemp(prefix="litefix-restore-")
     out = os.path.join(workdir, "restored.db")
     try:

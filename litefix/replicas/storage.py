@@ -17,10 +17,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -133,6 +131,12 @@ class FileStorage:
 # --- an object store -------------------------------------------------------------------------------
 
 
+def _scratch_name() -> str:
+    import tempfile  # object stores only: a file replica is read in place
+
+    return os.path.join(tempfile.gettempdir(), f"litefix-replica-{uuid.uuid4().hex[:12]}")
+
+
 @dataclass
 class ObjectStorage:
     """An obstore store rooted at the replica's prefix, and a scratch directory for fetched objects."""
@@ -145,9 +149,7 @@ class ObjectStorage:
     credentials: str = ""  # where they came from (never the values), for the facts
     # Named now (object paths are derived from it while listing), made on the first fetch: a listing
     # alone leaves nothing behind, even if the caller never closes.
-    scratch: str = field(
-        default_factory=lambda: os.path.join(tempfile.gettempdir(), f"litefix-replica-{uuid.uuid4().hex[:12]}")
-    )
+    scratch: str = field(default_factory=_scratch_name)
     _made: bool = False
     _sizes: dict[str, int] = field(default_factory=dict)  # from the listing: what a fetch will read
 
@@ -195,6 +197,8 @@ class ObjectStorage:
                 shown(n)
                 if progress is not None:
                     progress(n)
+
+            from concurrent.futures import ThreadPoolExecutor  # object stores only: a disk needs no threads
 
             with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
                 for _ in pool.map(lambda k: self._download(k, advance), todo):
@@ -300,6 +304,8 @@ def read_all(storage: Storage, infos: Iterable[ObjectInfo]) -> dict[str, bytes]:
     items = list(infos)
     if not items:
         return {}
+    from concurrent.futures import ThreadPoolExecutor  # object stores only: a disk needs no threads
+
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(items))) as pool:
         data = pool.map(lambda i: storage.read_range(i.key, 0, i.size), items)
         return {i.key: d for i, d in zip(items, data, strict=True)}

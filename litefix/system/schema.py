@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-
-import apsw
+from typing import TYPE_CHECKING
 
 from litefix.formats.btree import BtreeError, Layout, record, rows, schema
 from litefix.formats.sqlite_header import DatabaseHeader
 from litefix.formats.wal import FRAME_HEADER_SIZE, WalScan
-from litefix.system.readonly import open_readonly
+
+if TYPE_CHECKING:
+    import apsw
 
 LITESTREAM_TABLES = ("_litestream_seq", "_litestream_lock")
 
@@ -85,6 +86,11 @@ class _NoFile:
 
 
 def read_schema(path: str, *, ignore_wal: bool = False) -> Schema:
+    # SQLite (apsw) loads on the first open: a diagnosis reads the schema from the b-tree pages.
+    import apsw
+
+    from litefix.system.readonly import open_readonly
+
     try:
         with open_readonly(path, ignore_wal=ignore_wal) as con:
             tables = tuple(
@@ -101,6 +107,10 @@ def read_schema(path: str, *, ignore_wal: bool = False) -> Schema:
 
 def check_integrity(path: str, mode: str, max_errors: int = 100) -> list[str]:
     """PRAGMA quick_check or integrity_check; returns SQLite's messages, ['ok'] when sound."""
+    import apsw
+
+    from litefix.system.readonly import open_readonly
+
     pragma = "quick_check" if mode == "quick" else "integrity_check"
     try:
         with open_readonly(path) as con:

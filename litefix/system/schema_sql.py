@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litefix.formats.sqlfeatures import FEATURES, Feature, features_in
-from litefix.system.readonly import open_readonly
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,8 @@ def features_newer_than(sqlite_date: str) -> tuple[Feature, ...]:
 
 def read_schema_sql(path: str) -> list[tuple[str, str, str]]:
     """(type, name, sql) of every object with SQL; raises apsw.Error when SQLite cannot read it."""
+    from litefix.system.readonly import open_readonly  # only with an older Litestream: see the docstring
+
     with open_readonly(path) as con:
         rows = con.execute("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL").fetchall()
     return [(str(kind), str(name), str(sql)) for kind, name, sql in rows]

@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import os
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
 from litefix.diagnose.inspectors import Report
 from litefix.errors import os_error_sentence
-from litefix.formats.generations import Generation, Pos
 from litefix.formats.ltx import scan_ltx_dir
 from litefix.model import JSON, Severity
-from litefix.replicas.pages import (
-    Comparison,
-    GenerationPages,
-    LocalPages,
-    LtxPages,
-    PageError,
-    compare,
-    plan_ltx_restore,
-)
 from litefix.replicas.reader import (
     LocalPosition,
     ReplicaTarget,
@@ -44,7 +34,12 @@ from litefix.replicas.reader import (
     restored,
 )
 from litefix.replicas.storage import StorageError
-from litefix.system.schema import SchemaError, check_integrity
+
+if TYPE_CHECKING:
+    # Page readers and the 0.3 generation reader load when --compare, --verify-restore or a 0.3
+    # replica calls for them: every `diagnose` would otherwise pay for their imports (tests/test_startup.py).
+    from litefix.formats.generations import Generation
+    from litefix.replicas.pages import Comparison, GenerationPages, LtxPages
 
 
 def inspect_replicas(ctx: Context) -> Report:
@@ -257,6 +252,9 @@ def _inspect_05(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
     if _unsynced(ctx, view, local, report):
         return
     if ctx.options.compare and view.native:
+        from litefix.replicas.pages import LtxPages
+        from litefix.replicas.plan import PageError, plan_ltx_restore
+
         try:
             plan = plan_ltx_restore(view.ltx)
             view.fetch_ltx(list(plan.files))
@@ -346,6 +344,8 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
     facts["replica_position"] = str(rpos) if rpos else None
     lpos = local.pos
     if rpos is not None and lpos is not None and not native:  # offsets unknown: compare indexes only
+        from litefix.formats.generations import Pos
+
         lpos = Pos(lpos.generation, lpos.index, 0)
         rpos = Pos(rpos.generation, rpos.index, 0)
     if rpos is not None and lpos is not None and lpos.generation == rpos.generation:
@@ -369,6 +369,9 @@ def _inspect_03(ctx: Context, view: ReplicaView, local: LocalPosition, facts: di
     if _unsynced(ctx, view, local, report):
         return
     if ctx.options.compare and view.native:
+        from litefix.replicas.pages import GenerationPages
+        from litefix.replicas.plan import PageError
+
         try:
             view.fetch_generation(chosen)
             remote = GenerationPages(chosen)
@@ -492,6 +495,9 @@ def _compare(
     if moved():
         facts["comparison"] = inconclusive
         return
+    from litefix.replicas.pages import LocalPages, compare
+    from litefix.replicas.plan import PageError
+
     try:
         mine = LocalPages.open(ctx.db, ctx.wal_with_pages())
         result = compare(mine, remote)
@@ -563,6 +569,9 @@ def _verify_restore(
     ctx: Context, target: ReplicaTarget, view: ReplicaView, local: LocalPosition, report: Report
 ) -> None:
     """Restore the latest state once: integrity-check it and compare it with the local database."""
+    from litefix.replicas.pages import LocalPages, compare
+    from litefix.system.schema import SchemaError, check_integrity
+
     binary = ctx.binary
     loc = target.location
     if binary is None:

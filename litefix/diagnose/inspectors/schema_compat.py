@@ -9,8 +9,6 @@ only when the binary's SQLite predates it: with a current Litestream this costs 
 
 from __future__ import annotations
 
-import apsw
-
 from litefix.codes import CODES
 from litefix.diagnose.context import Context, Skip
 from litefix.diagnose.inspectors import Report, summarized
@@ -37,6 +35,8 @@ def inspect(ctx: Context) -> Report:
         report.facts["checked"] = "nothing: this build parses every syntax litefix knows to break older ones"
         return report
     ctx.require_header()
+    import apsw  # SQLite itself, only when the binary's SQLite predates a syntax litefix knows
+
     try:
         objects = read_schema_sql(ctx.db)
     except apsw.Error as exc:
