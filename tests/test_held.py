@@ -70,3 +70,23 @@ def test_a_copy_the_user_may_not_read_is_one_sentence(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert f"cannot read {secret}: permission denied" in proc.stdout
+
+
+def test_a_fifo_at_the_path_is_a_sentence_never_a_hang(tmp_path: Path) -> None:
+    """Something put a FIFO where the database was (adversarial, but a plain open would block for
+    ever): both reads say what it is and return at once. Run in a child with a timeout, so a
+    regression fails instead of hanging the suite."""
+    db, fifo = tmp_path / "app.db", tmp_path / "fifo.db"
+    migrate(db, 10)
+    os.mkfifo(fifo)
+    code = (
+        "import sys; from litefix.system.held import compare_pages, read_copy; "
+        "print(read_copy(sys.argv[1]).error); print(compare_pages(sys.argv[1], sys.argv[2], 4096).why_not)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(fifo), str(db)], capture_output=True, text=True, check=False, timeout=30
+    )
+    assert proc.returncode == 0, proc.stderr
+    told, why_not = proc.stdout.splitlines()
+    assert told == f"{fifo} is a FIFO, not a database file"
+    assert "FIFO" in why_not and "not a regular file" in why_not

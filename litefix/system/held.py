@@ -15,11 +15,13 @@ is kept only when both files' size and mtime were the same before and after it.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
-from litefix.errors import os_error_sentence
+from litefix.errors import CannotInspect, os_error_sentence
 from litefix.formats.btree import BtreeError
 from litefix.formats.sqlite_header import HEADER_SIZE, DatabaseHeader, HeaderError, parse_header
+from litefix.system.files import kind_of, open_regular
 
 COMPARE_LIMIT = 256 * 1024 * 1024  # bytes per file read to compare pages; beyond it, say "not compared"
 ATTEMPTS = 3  # a comparison raced by a writer is tried again this many times in all
@@ -83,8 +85,12 @@ def read_copy(where: str) -> CopyFacts:
 
     try:
         st = os.stat(where)
-        with open(where, "rb", buffering=0) as fh:
-            head = fh.read(HEADER_SIZE)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO put at the path would block the open for ever
+            return CopyFacts(where, error=f"{where} is a {kind_of(st.st_mode)}, not a database file")
+        with open_regular(where, "database") as fd:
+            head = os.read(fd, HEADER_SIZE)
+    except CannotInspect as exc:
+        return CopyFacts(where, error=exc.message)
     except OSError as exc:
         return CopyFacts(where, error=os_error_sentence(exc, where))
     try:
@@ -116,9 +122,9 @@ def compare_pages(path: str, held: str, page_size: int, limit: int = COMPARE_LIM
         try:
             before = _identity(path), _identity(held)
             equal = different = 0
-            with open(path, "rb") as a, open(held, "rb") as b:
+            with open_regular(path, "database") as a, open_regular(held, "database") as b:
                 while True:
-                    left, right = a.read(page_size), b.read(page_size)
+                    left, right = os.read(a, page_size), os.read(b, page_size)
                     if not left and not right:
                         break
                     if left == right:
@@ -127,6 +133,8 @@ def compare_pages(path: str, held: str, page_size: int, limit: int = COMPARE_LIM
                         different += 1
             if (_identity(path), _identity(held)) == before:
                 return PageComparison(True, different == 0, equal, different)
+        except CannotInspect as exc:
+            return PageComparison(False, why_not=exc.message)
         except OSError as exc:
             return PageComparison(False, why_not=os_error_sentence(exc, held))
     return PageComparison(False, why_not="a writer changed the files while they were compared")
