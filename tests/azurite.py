@@ -14,9 +14,12 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
+
+import pytest
 
 from tests.servers import free_port, stop_process
 
@@ -93,3 +96,13 @@ def start_azurite(workdir: Path) -> Azurite:
                 server.stop()
                 raise RuntimeError(f"Azurite did not start: {(workdir / 'azurite.log').read_text()[-2000:]}") from None
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """An Azurite of the test module's own (a conftest plugin: every module that asks gets one)."""
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -32,7 +32,7 @@ def _litestream_for_marked_tests(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("litestream_installed")
 
 
-pytest_plugins = ["tests.s3server"]
+pytest_plugins = ["tests.s3server", "tests.azurite", "tests.gcsserver"]
 
 EXPECTED: dict[str, list[str]] = json.loads((FIXTURES / "expected.json").read_text())
 

@@ -13,8 +13,11 @@ import json
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.servers import free_port, stop_process
 
@@ -70,3 +73,13 @@ def start_gcs(workdir: Path, bucket: str) -> GcsServer:
                     f"the GCS emulator did not start: {(workdir / 'gcs.log').read_text()[-2000:]}"
                 ) from None
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
+    """A fake-gcs-server with the bucket `backups`, the test module's own (a conftest plugin)."""
+    server = start_gcs(tmp_path_factory.mktemp("gcs"), "backups")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -17,7 +17,6 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +26,8 @@ import pytest
 from litefix.config.loading import load_config
 from litefix.replicas.backends import open_storage
 from litefix.replicas.storage import ObjectStorage
-from tests.azurite import ACCOUNT, KEY, Azurite, start_azurite
-from tests.gcsserver import GcsServer, start_gcs
+from tests.azurite import ACCOUNT, KEY, Azurite
+from tests.gcsserver import GcsServer
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, migrate, wait_for, write_rows
 from tests.s3server import S3Server
@@ -57,24 +56,6 @@ REPLICA_ERRORS = {
     "replica-not-restored",
 }
 MATRIX = [(kind, version) for kind in ("s3", "abs", "gs") for version in VERSIONS]
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    server = start_azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
-    server = start_gcs(tmp_path_factory.mktemp("gcs"), "backups")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass

@@ -14,37 +14,18 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.azurite import ACCOUNT, KEY, Azurite, start_azurite
-from tests.gcsserver import GcsServer, start_gcs
+from tests.azurite import ACCOUNT, KEY, Azurite
+from tests.gcsserver import GcsServer
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, migrate, write_rows
 
 pytestmark = pytest.mark.litestream
 
 DB = "app.sqlite3"
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    server = start_azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
-    server = start_gcs(tmp_path_factory.mktemp("gcs"), "backups")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _replica_block(version: str, fields: dict[str, str]) -> str:
