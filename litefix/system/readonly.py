@@ -26,7 +26,10 @@ VFS_NAME = "litefix-readonly"
 _WRITE_FLAGS = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE | apsw.SQLITE_OPEN_DELETEONCLOSE
 
 
-class _ReadOnlyFile(apsw.VFSFile):
+class _NoWrites:
+    """What makes a file read-only to SQLite: writes refused, syncs and locks that do nothing. Shared by
+    both kinds of file below, so the promise is written once."""
+
     def xWrite(self, data: bytes, offset: int) -> None:
         raise apsw.ReadOnlyError("litefix opened this file read-only")
 
@@ -46,12 +49,16 @@ class _ReadOnlyFile(apsw.VFSFile):
         return False
 
 
-class _BytesNamedFile:
+class _ReadOnlyFile(_NoWrites, apsw.VFSFile):
+    pass
+
+
+class _BytesNamedFile(_NoWrites):
     """A file whose name is not UTF-8, read through its descriptor.
 
     SQLite's unix VFS opens only by name, with O_NOFOLLOW, so neither the bytes name nor
     /proc/self/fd/N (a symlink) reaches it; reading a descriptor needs no name. Read-only, no
-    locks, no shared memory: the same promises as _ReadOnlyFile.
+    locks, no shared memory: the same promises as _ReadOnlyFile (_NoWrites).
     """
 
     def __init__(self, path: bytes) -> None:
@@ -60,26 +67,8 @@ class _BytesNamedFile:
     def xRead(self, amount: int, offset: int) -> bytes:
         return os.pread(self._fd, amount, offset)  # short at the end: apsw zero-fills it, as SQLite expects
 
-    def xWrite(self, data: bytes, offset: int) -> None:
-        raise apsw.ReadOnlyError("litefix opened this file read-only")
-
-    def xTruncate(self, newsize: int) -> None:
-        raise apsw.ReadOnlyError("litefix opened this file read-only")
-
-    def xSync(self, flags: int) -> None:
-        return None
-
     def xFileSize(self) -> int:
         return os.fstat(self._fd).st_size
-
-    def xLock(self, level: int) -> None:
-        return None
-
-    def xUnlock(self, level: int) -> None:
-        return None
-
-    def xCheckReservedLock(self) -> bool:
-        return False
 
     def xFileControl(self, op: int, ptr: int) -> bool:
         return False
