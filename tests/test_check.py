@@ -389,3 +389,28 @@ def _no_stray_litestream(tmp_path: Path) -> Iterator[None]:
         except OSError:
             continue
         assert str(tmp_path) not in cmdline or "litestream" not in cmdline, f"pid {pid} left running: {cmdline}"
+
+
+def test_one_bucket_name_on_two_s3_servers_is_two_replicas_not_a_shared_one(tmp_path: Path) -> None:
+    """Seen in CI with two runs on one machine: each test's Litestream wrote to bucket `verify-0-5-17`,
+    path `app`, on its own S3 server, and each diagnose called the other's database a second writer of
+    its replica. A MinIO and AWS, or two Tigris accounts, can hold the same bucket name; only the same
+    bucket on the same server is one replica."""
+    main, other = tmp_path / "main.sqlite3", tmp_path / "other.sqlite3"
+    for db in (main, other):
+        migrate(db, 3)
+    env = {**os.environ, "LITEFIX_LITESTREAM": str(binary("0.5.17"))}
+    for name, second_endpoint, shared in (
+        ("apart", "http://127.0.0.1:19", False),
+        ("same", "http://127.0.0.1:9/", True),
+    ):
+        config = tmp_path / f"{name}.yml"  # "same": the one server, written with a trailing slash
+        config.write_text(
+            "dbs:\n"
+            f"  - path: {main}\n    replica: {{type: s3, bucket: backups, path: app, endpoint: 'http://127.0.0.1:9'}}\n"
+            f"  - path: {other}\n    replica: {{type: s3, bucket: backups, path: app, endpoint: '{second_endpoint}'}}\n"
+        )
+        gate = check(config, "0.5.17", "--json")
+        assert ("replica-shared" in codes_of(gate)["deployment"]) is shared, gate.out
+        diagnosis = litefix("diagnose", main, "--config", config, "--json", env=env)
+        assert ("litestream-duplicate" in {f["code"] for f in diagnosis.json()["findings"]}) is shared, diagnosis.out

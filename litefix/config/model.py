@@ -82,6 +82,15 @@ class ReplicaConfig:
     node: yaml.MappingNode | None = field(default=None, repr=False, compare=False)  # for narrowed_yaml
 
     @property
+    def identity(self) -> str:
+        """Where the objects really are, for "is this the same replica?": the location, and for an object
+        store with an `endpoint:` that server too. Two S3-compatible servers (a MinIO, moto in a test, a
+        Tigris and AWS) can each hold a bucket of the same name; only AWS's bucket names are global."""
+        if self.endpoint and self.type in ("s3", "abs", "gs", "gcs", "oss"):
+            return f"{self.location} at {self.endpoint.rstrip('/').lower()}"
+        return self.location
+
+    @property
     def understood_by(self) -> tuple[str, ...]:
         """The generations that read this replica as written (no note against it)."""
         return tuple(g for g in GENERATIONS if not any(n.generation == g for n in self.notes))

@@ -204,15 +204,15 @@ def _storage_line(config: LitestreamConfig, databases: Sequence[str], mounts: Se
 def _replicas_line(
     config: LitestreamConfig, databases: Sequence[str], litestreams: Sequence[RunningLitestream]
 ) -> CheckLine:
-    ours = {r.location: db for db in databases if (e := config.find_db(db)) for r in e.replicas}
-    users: dict[str, set[tuple[str, str]]] = {}  # replica location -> {(db, where configured)}
+    ours = {r.identity: db for db in databases if (e := config.find_db(db)) for r in e.replicas}
+    users: dict[str, set[tuple[str, str]]] = {}  # replica identity -> {(db, where configured)}
     sources = [(config, config.source_path)] + [(c, c.source_path) for c in other_configs(config)]
     sources += [(r.config, f"pid {r.holder.pid} ({r.config.source_path})") for r in litestreams if r.config]
     for cfg, where in sources:
         for entry in cfg.dbs:
             for replica in entry.replicas:
-                if replica.location in ours:
-                    users.setdefault(replica.location, set()).add((entry.path, where))
+                if replica.identity in ours:
+                    users.setdefault(replica.identity, set()).add((entry.path, where))
     findings = []
     for location, used in sorted(users.items()):
         dbs = sorted({db for db, _ in used})

@@ -282,15 +282,15 @@ def _replicates(holder: Holder, db: str) -> bool:
 
 def _check_shared_replica(ctx: Context, db_config: DatabaseConfig, others: list[Holder], report: Report) -> None:
     """Two databases replicating into one replica location mix their files (0.3) or TXIDs (0.5)."""
-    ours = {r.location for r in db_config.replicas}
-    sources: list[tuple[str, str, str]] = []  # (db path, replica location, where configured)
+    ours = {r.identity for r in db_config.replicas}  # the location, and the server of an object store
+    sources: list[tuple[str, str, str]] = []  # (db path, replica identity, where configured)
     if ctx.config is not None:
-        sources += [(d.path, r.location, ctx.config.source_path) for d in ctx.config.dbs for r in d.replicas]
+        sources += [(d.path, r.identity, ctx.config.source_path) for d in ctx.config.dbs for r in d.replicas]
     for holder in others:
         config = _process_config(holder)
         if config is not None:
             where = f"pid {holder.pid} ({config.source_path})"
-            sources += [(d.path, r.location, where) for d in config.dbs for r in d.replicas]
+            sources += [(d.path, r.identity, where) for d in config.dbs for r in d.replicas]
     clashes = sorted({(path, loc, where) for path, loc, where in sources if loc in ours and path != db_config.path})
     if clashes:
         report.findings.append(

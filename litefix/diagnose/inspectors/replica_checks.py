@@ -135,7 +135,7 @@ def _inspect_one(
     elif view.generations:
         _inspect_03(ctx, view, local, facts, report)
     _check_age(ctx, view, report)
-    _changed_while_stopped(ctx, view, report)
+    _changed_while_stopped(ctx, view, local, report)
     if ctx.options.verify_restore:
         _verify_restore(ctx, target, view, local, report)
 
@@ -434,34 +434,41 @@ def _check_age(ctx: Context, view: ReplicaView, report: Report) -> None:
         )
 
 
-# A clean stop's last checkpoint lands a moment after the last upload; object stores date to the second.
+# A clean stop's last checkpoint lands a moment after Litestream's last local write.
 CLOCK_SLACK_SECONDS = 2.0
 
 
-def _changed_while_stopped(ctx: Context, view: ReplicaView, report: Report) -> None:
-    """No Litestream runs, and the file changed after the replica's newest object: the app went on
-    writing, and its last connection checkpointed the -wal into the file and removed it, so no
-    -wal bytes are pending and the positions still agree. Only the times show it; they cannot tell new
-    writes from a late checkpoint of pages Litestream had already sent, so the finding says so and
-    names `--compare`, which can."""
-    if ctx.litestream_running or any(f.code in ("replica-behind", "replica-stale") for f in report.findings):
+def _changed_while_stopped(ctx: Context, view: ReplicaView, local: LocalPosition, report: Report) -> None:
+    """No Litestream runs, and the file changed after Litestream's own last local write (its newest L0
+    file or shadow WAL): the app went on writing after Litestream stopped, and its last connection
+    checkpointed the -wal into the file and removed it, so no -wal bytes are pending and the positions
+    still agree. Only the times show it, so the finding names `--compare`, which can tell new writes
+    from a late checkpoint of pages Litestream had already sent.
+
+    Litestream's local state is the reference, not the replica's newest object: a file restored from
+    the replica is new (its mtime is the restore's) while an idle replica's newest object can be days
+    old, and a restore leaves no local state (litefix's own restores quarantine it), so a restored
+    file is never called behind."""
+    if ctx.litestream_running or local.time is None:
         return
-    newest = view.newest_time
+    if any(f.code in ("replica-behind", "replica-stale") for f in report.findings):
+        return
     changed = max((s.mtime_ns / 1e9 for s in (ctx.db_state, ctx.wal_state) if s.exists), default=0.0)
-    if newest is None or changed - newest <= max(CLOCK_SLACK_SECONDS, ctx.options.max_lag):
+    gap = changed - local.time
+    if gap <= max(CLOCK_SLACK_SECONDS, ctx.options.max_lag):
         return
-    gap = changed - newest
     report.findings.append(
         CODES["replica-behind"].finding(
-            f"no Litestream runs, and {ctx.db} changed {gap:.0f}s after the newest object in the replica "
-            f"{view.target.location}: what was written since is on no replica, unless it only checkpointed "
-            "pages Litestream had already sent (`--compare` shows the pages that differ)",
+            f"no Litestream runs, and {ctx.db} changed {gap:.0f}s after Litestream's last local write "
+            f"({local.describe()}): what was written since is on no replica ({view.target.location}), unless it "
+            "only checkpointed pages Litestream had already sent (`--compare` shows the pages that differ)",
             {
                 "replica": view.target.location,
                 "lag_seconds": round(gap, 1),
                 "max_lag": ctx.options.max_lag,
                 "changed_at": changed,
-                "replica_newest_at": newest,
+                "local_state_at": local.time,
+                "local_position": local.describe(),
                 "litestream_running": False,
             },
         )
