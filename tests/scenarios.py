@@ -585,10 +585,13 @@ def purge_and_recreate(rep: Replicator, db: Path, seed_rows: int = 0, payload_by
         reasons = "wal (overwritten|truncated) by another process|wal header only, mismatched"
         noticed = f'sync: new generation".*reason="({reasons})"'
     else:
-        # Paused inside a checkpoint, 0.5 resumes it and fails on opening the -wal instead; it then
-        # logs no further sync error for 30 s (SyncErrorLogInterval), so either line is the one.
+        # Paused inside a checkpoint, 0.5 resumes it and fails where the checkpoint opens the -wal
+        # (`checkpoint: open …`, `checkpoint: cannot copy wal after passive checkpoint: … detect full
+        # checkpoint: open wal file: open …`, both seen under load) instead of `cannot verify wal state:
+        # open wal file: stat …`; it then logs no other sync error for 30 s (SyncErrorLogInterval), so
+        # the first sync error naming this -wal as missing is the one.
         gone = f"{q(f'{db}-wal')}: no such file or directory"
-        missing = f'msg="sync error" .*(cannot verify wal state: open wal file: stat |checkpoint: open ){gone}'
+        missing = f'msg="sync error" .*{gone}'
         noticed = "sync recovered"
     rep.wait_for_log(missing, STEP_TIMEOUT)
     return missing, noticed

@@ -323,6 +323,13 @@ def test_a_purge_inside_a_05_checkpoint_reads_as_the_vanished_wal() -> None:
     )
     explanation = explain(line)
     assert explanation.ids() == ["wal-vanished"] and not explanation.unknown
+    deeper = (  # the same, a step further into the checkpoint (also seen under load)
+        'time=2026-12-01T16:32:11.446Z level=ERROR msg="sync error" system=store db=production_cable.sqlite3 '
+        'error="checkpoint: cannot copy wal after passive checkpoint: cannot verify wal state: detect full '
+        "checkpoint: open wal file: open /tmp/pytest-of-root/pytest-374/popen-gw1/test_replica_of_a_purged_datab1/"
+        'production_cable.sqlite3-wal: no such file or directory" consecutive_errors=1 backoff=100ms'
+    )
+    assert explain(deeper).ids() == ["wal-vanished"]
 
 
 def test_a_line_of_pairs_after_a_record_continues_it_but_other_lines_do_not() -> None:

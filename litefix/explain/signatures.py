@@ -300,7 +300,7 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         pattern=r"cannot verify wal state: (?:open wal file: )?stat (?P<db>\S+?)(?:-wal)?: no such file or directory"
         r"|extract timestamp from LTX header: open \S+-wal: no such file or directory"
-        r"|checkpoint: open \S+-wal: no such file or directory",
+        r"|checkpoint: (?:\S.*)?open \S+-wal: no such file or directory",
         id="wal-vanished",
         applies="0.3.3..0.3.14 0.5.0-beta1..",
         severity=Severity.ERROR,
@@ -311,7 +311,8 @@ SIGNATURES: tuple[Signature, ...] = (
             "Litestream has open. " + _SILENT_REPLICA + " 0.3 repeats the line on every tick while the new file "
             "has no -wal and then starts a new generation; 0.5.17 logs one line, then `sync recovered`, and "
             "then nothing. When the -wal goes while 0.5 is inside a checkpoint, the line is `checkpoint: open …-wal: "
-            "no such file or directory` instead (seen in the test suite under load)."
+            "no such file or directory` or `checkpoint: cannot copy wal after passive checkpoint: … open wal file: "
+            "open …-wal: no such file or directory` instead (both seen in the test suite under load)."
         ),
         versions=(V03, V05),
         cause=(
