@@ -109,3 +109,24 @@ def stderr_on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
         os.close(master)
         proc.wait(120)
     return b"".join(chunks).decode(errors="replace")
+
+
+def copy_present(src: Path, dst: Path, names: list[str]) -> None:
+    """Copy each of `names` (a file or a directory) from `src` to `dst`, where it exists: a snapshot of a
+    database's files (the database, its -wal, the meta dir) as a volume backup would hold them."""
+    for name in names:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst / name)
+        elif (src / name).exists():
+            shutil.copy(src / name, dst / name)
+
+
+def put_back(src: Path, dst: Path, names: list[str]) -> None:
+    """Replace each of `names` in `dst` by its copy in `src` (or by nothing): an older volume mounted."""
+    for name in names:
+        target = dst / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    copy_present(src, dst, names)

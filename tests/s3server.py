@@ -104,3 +104,16 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def s3_config(version: str, db: Path, endpoint: str, bucket: str) -> str:
+    """A litestream.yml replicating `db` to `bucket` on the S3 server at `endpoint`, in `version`'s shape."""
+    replica = (
+        f"type: s3\n{{i}}bucket: {bucket}\n{{i}}path: {db.name}\n{{i}}endpoint: {endpoint}\n"
+        f"{{i}}region: us-east-1\n{{i}}force-path-style: true\n{{i}}sync-interval: 100ms\n"
+    )
+    if version.startswith("0.3"):
+        block = "    replicas:\n      - " + replica.format(i="        ")
+    else:
+        block = "    replica:\n      " + replica.format(i="      ")
+    return f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    checkpoint-interval: 1s\n" + block

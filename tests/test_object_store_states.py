@@ -12,7 +12,6 @@ exactly its code and no other replica error (measured: diverged is `replica-dive
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 import urllib.error
@@ -28,7 +27,7 @@ from litefix.replicas.backends import open_storage
 from litefix.replicas.storage import ObjectStorage
 from tests.azurite import ACCOUNT, KEY, Azurite
 from tests.gcsserver import GcsServer
-from tests.helpers import Result, litefix
+from tests.helpers import Result, copy_present, litefix, put_back
 from tests.litestream_harness import VERSIONS, Deployment, Replicator, binary, migrate, wait_for, write_rows
 from tests.s3server import S3Server
 
@@ -261,27 +260,13 @@ def _ahead(request: pytest.FixtureRequest, kind: str, version: str, tmp_path: Pa
     time.sleep(0.5)
     old = tmp_path / "old-volume"
     old.mkdir()
-    for name in (DB, f"{DB}-wal", f".{DB}-litestream"):
-        src = root / name
-        if src.is_dir():
-            shutil.copytree(src, old / name)
-        elif src.exists():
-            shutil.copy(src, old / name)
+    copy_present(root, old, [DB, f"{DB}-wal", f".{DB}-litestream"])
     for _ in range(3):
         write_rows(site.dep.db(), 10)
         time.sleep(0.4)
     time.sleep(0.4)
     rep.stop()
-    for name in (DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"):
-        target = root / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        if (old / name).is_dir():
-            shutil.copytree(old / name, target)
-        elif (old / name).exists():
-            shutil.copy(old / name, target)
+    put_back(old, root, [DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"])
     return _diagnose(site)
 
 

@@ -27,7 +27,7 @@ from litefix.replicas.pages import GenerationPages, LocalPages, LtxPages, checks
 from litefix.replicas.plan import plan_ltx_restore
 from litefix.system.readonly import open_readonly
 from tests import scenarios
-from tests.helpers import Result, litefix, stderr_on_a_terminal
+from tests.helpers import Result, copy_present, litefix, put_back, stderr_on_a_terminal
 from tests.litestream_harness import (
     VERSIONS,
     Deployment,
@@ -39,7 +39,7 @@ from tests.litestream_harness import (
     write_rows,
 )
 from tests.ltx_writer import write_ltx
-from tests.s3server import S3Server
+from tests.s3server import S3Server, s3_config
 
 pytestmark = pytest.mark.litestream  # diagnose runs the real binary (version, risks)
 
@@ -200,26 +200,12 @@ def test_an_older_copy_put_in_place_leaves_the_replica_ahead(version: str, tmp_p
     old = tmp_path / "old-volume"
     old.mkdir()
     time.sleep(0.5)
-    for name in (DB, f"{DB}-wal", f".{DB}-litestream"):
-        src = tmp_path / name
-        if src.is_dir():
-            shutil.copytree(src, old / name)
-        elif src.exists():
-            shutil.copy(src, old / name)
+    copy_present(tmp_path, old, [DB, f"{DB}-wal", f".{DB}-litestream"])
     for _ in range(3):
         write_rows(dep.db(), 10)
         time.sleep(0.4)
     rep.stop()
-    for name in (DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"):  # the deploy mounted an old volume
-        target = tmp_path / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        if (old / name).is_dir():
-            shutil.copytree(old / name, target)
-        elif (old / name).exists():
-            shutil.copy(old / name, target)
+    put_back(old, tmp_path, [DB, f"{DB}-wal", f"{DB}-shm", f".{DB}-litestream"])  # the deploy mounted an old volume
     result = diagnose(dep)
     assert "replica-ahead" in codes(result), result.out
 
@@ -306,18 +292,6 @@ def test_corrupt_replica_files_give_findings_not_tracebacks(tmp_path: Path) -> N
 
 
 # --- S3 through the real binary ------------------------------------------------------------------
-
-
-def s3_config(version: str, db: Path, endpoint: str, bucket: str) -> str:
-    replica = (
-        f"type: s3\n{{i}}bucket: {bucket}\n{{i}}path: {db.name}\n{{i}}endpoint: {endpoint}\n"
-        f"{{i}}region: us-east-1\n{{i}}force-path-style: true\n{{i}}sync-interval: 100ms\n"
-    )
-    if version.startswith("0.3"):
-        block = "    replicas:\n      - " + replica.format(i="        ")
-    else:
-        block = "    replica:\n      " + replica.format(i="      ")
-    return f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    checkpoint-interval: 1s\n" + block
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -18,7 +18,7 @@ import pytest
 
 from tests.helpers import Result, litefix
 from tests.litestream_harness import VERSIONS, Deployment, binary, count_rows, has_litestream_tables, migrate
-from tests.s3server import S3Server
+from tests.s3server import S3Server, s3_config
 
 pytestmark = pytest.mark.litestream
 
@@ -30,18 +30,6 @@ def _env(version: str) -> dict[str, str]:
     env = {**os.environ, "LITEFIX_LITESTREAM": str(binary(version))}
     env.pop("AWS_CA_BUNDLE", None)  # 0.5.17 cannot build its S3 client with it (notes §10)
     return env
-
-
-def s3_config(version: str, db: Path, endpoint: str, bucket: str) -> str:
-    replica = (
-        f"type: s3\n{{i}}bucket: {bucket}\n{{i}}path: {db.name}\n{{i}}endpoint: {endpoint}\n"
-        f"{{i}}region: us-east-1\n{{i}}force-path-style: true\n{{i}}sync-interval: 100ms\n"
-    )
-    if version.startswith("0.3"):
-        block = "    replicas:\n      - " + replica.format(i="        ")
-    else:
-        block = "    replica:\n      " + replica.format(i="      ")
-    return f"dbs:\n  - path: {db}\n    monitor-interval: 100ms\n    checkpoint-interval: 1s\n" + block
 
 
 def skipped_restore(root: Path, version: str, s3: S3Server | None = None) -> Deployment:

@@ -15,9 +15,8 @@ import yaml
 
 from tests.helpers import fingerprint, litefix
 from tests.litestream_harness import Deployment, binary, count_rows, deployment, migrate, write_rows
-from tests.s3server import S3Server
+from tests.s3server import S3Server, s3_config
 from tests.scenarios import healthy_deployment, wait_replicated
-from tests.test_replica import s3_config
 
 pytestmark = pytest.mark.litestream
 
